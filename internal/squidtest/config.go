@@ -1,0 +1,53 @@
+package squidtest
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+// config renders squid.conf for a test Squid in dir listening on port.
+func config(dir string, port int, opts Options) string {
+	var b strings.Builder
+	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	line("http_port 127.0.0.1:%d", port)
+	line("visible_hostname squidtest")
+	line("pid_filename %s/run/squid.pid", dir)
+	if os.Geteuid() == 0 {
+		line("cache_effective_user proxy")
+	}
+	// Everything stays on loopback: names come from hosts_file, and a name
+	// not there is looked up on 127.0.0.1, where nothing answers.
+	line("hosts_file %s/hosts", dir)
+	line("dns_nameservers 127.0.0.1")
+	line("pinger_enable off") // the pinger outlives squid -N
+	line("cache_mem 16 MB")
+	line("maximum_object_size_in_memory 4 MB")
+	line("maximum_object_size 64 MB")
+	line("cache_dir ufs %s/cache 64 4 16", dir)
+	// Squid 5.7 crashes on mgr:config when no logformat is defined (bug
+	// 5344); this one is the built-in squid format.
+	line("logformat squidtest %%ts.%%03tu %%6tr %%>a %%Ss/%%03>Hs %%<st %%rm %%ru %%[un %%Sh/%%<a %%mt")
+	line("access_log stdio:%s/logs/access.log squid", dir)
+	line("cache_log %s/logs/cache.log", dir)
+	line("cache_store_log none")
+	line("logfile_rotate 0")
+	line("coredump_dir %s/run", dir)
+	if opts.Password != "" {
+		actions := opts.PasswordActions
+		if len(actions) == 0 {
+			actions = []string{"info", "counters", "storedir"}
+		}
+		line("cachemgr_passwd %s %s", opts.Password, strings.Join(actions, " "))
+	}
+	line("http_access allow localhost manager")
+	line("http_access deny manager")
+	line("http_access allow localhost")
+	line("http_access deny all")
+	line("refresh_pattern . 0 20%% 4320")
+	line("shutdown_lifetime 0 seconds")
+	for _, l := range opts.Extra {
+		line("%s", l)
+	}
+	return b.String()
+}

@@ -1,0 +1,237 @@
+// Package squidtest runs a real Squid on loopback for end-to-end tests: a
+// temporary config on a free port, started, checked for readiness through
+// its cache manager, and stopped with all of its helper processes.
+package squidtest
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Options shape the Squid a test gets. The zero value is a caching proxy
+// with a small memory cache and a ufs cache_dir.
+type Options struct {
+	// Password, when set, protects the listed manager actions with
+	// cachemgr_passwd.
+	Password        string
+	PasswordActions []string // default: info counters storedir
+	// Hosts become Squid's hosts_file, name to loopback address.
+	Hosts map[string]string
+	// Extra lines appended to the config.
+	Extra []string
+}
+
+// Squid is a running (or stopped) Squid owned by one test.
+type Squid struct {
+	t         testing.TB
+	Dir       string
+	Port      int
+	URL       string // http://127.0.0.1:Port
+	AccessLog string
+	CacheLog  string
+	conf      string
+	cmd       *exec.Cmd
+	exited    chan struct{}
+}
+
+// Binary returns the path of squid, or fails the test in CI and skips it
+// elsewhere when Squid is not installed.
+func Binary(t testing.TB) string {
+	t.Helper()
+	return requireTool(t, "squid", "/usr/sbin/squid", "squid-openssl")
+}
+
+// requireTool finds a program. A missing one fails the test in CI, where a
+// skip would hide that nothing was tested, and skips it on a workstation.
+func requireTool(t testing.TB, name, fallback, pkg string) string {
+	t.Helper()
+	if path, err := exec.LookPath(name); err == nil {
+		return path
+	}
+	if _, err := os.Stat(fallback); err == nil {
+		return fallback
+	}
+	msg := fmt.Sprintf("%s not found: install Debian package %s (make test-deps)", name, pkg)
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg + "; CI=true makes this a failure") // not CI: a workstation without Squid
+	return ""
+}
+
+// Start writes a config into a fresh directory and starts Squid. It is
+// stopped when the test ends.
+func Start(t testing.TB, opts Options) *Squid {
+	t.Helper()
+	bin := Binary(t)
+	s := &Squid{t: t, Port: FreePort(t)}
+	s.URL = fmt.Sprintf("http://127.0.0.1:%d", s.Port)
+	s.makeDir()
+	s.writeConfig(opts)
+	s.run(bin, "-z", "-N", "-f", s.conf) // create the cache_dir
+	t.Cleanup(func() {
+		s.Stop()
+		os.RemoveAll(s.Dir)
+	})
+	s.Restart()
+	return s
+}
+
+// makeDir creates the working directory. t.TempDir is mode 0700 and Squid
+// runs as user proxy when started as root, so it gets its own.
+func (s *Squid) makeDir() {
+	dir, err := os.MkdirTemp("", "squidtest-")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.Dir = dir
+	s.AccessLog = filepath.Join(dir, "logs", "access.log")
+	s.CacheLog = filepath.Join(dir, "logs", "cache.log")
+	s.conf = filepath.Join(dir, "squid.conf")
+	for _, sub := range []string{"cache", "logs", "run"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *Squid) writeConfig(opts Options) {
+	hosts := "127.0.0.1 localhost\n"
+	for name, addr := range opts.Hosts {
+		hosts += addr + " " + name + "\n"
+	}
+	s.writeFile("hosts", hosts)
+	s.writeFile("squid.conf", config(s.Dir, s.Port, opts))
+	s.chownToProxy()
+}
+
+// WriteFile writes a file into the Squid's directory, readable by Squid.
+func (s *Squid) writeFile(name, content string) {
+	if err := os.WriteFile(filepath.Join(s.Dir, name), []byte(content), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// chownToProxy hands the directory to the user Squid switches to when it
+// starts as root (cache_effective_user proxy).
+func (s *Squid) chownToProxy() {
+	if os.Geteuid() != 0 {
+		return
+	}
+	u, err := user.Lookup("proxy")
+	if err != nil {
+		s.t.Fatalf("squid runs as user proxy, which does not exist: %v", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	err = filepath.Walk(s.Dir, func(path string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(path, uid, gid)
+	})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// run runs squid to completion (for -z).
+func (s *Squid) run(bin string, args ...string) {
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("squid %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// Restart starts the stopped Squid again on the same port and directory,
+// and waits until its cache manager answers.
+func (s *Squid) Restart() {
+	s.t.Helper()
+	if s.cmd != nil {
+		s.t.Fatal("squidtest: Restart while running")
+	}
+	cmd := exec.Command(Binary(s.t), "-N", "-f", s.conf)
+	// Its own process group, so Stop reaches its helpers too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("starting squid: %v", err)
+	}
+	s.cmd, s.exited = cmd, make(chan struct{})
+	go func() { cmd.Wait(); close(s.exited) }()
+	if err := s.waitReady(15 * time.Second); err != nil {
+		s.Stop()
+		s.t.Fatalf("squid did not come up: %v\noutput: %s\ncache.log:\n%s", err, out.String(), s.tail(s.CacheLog))
+	}
+}
+
+// waitReady polls the cache manager until it answers with any HTTP status:
+// a 401 counts, as info may need a password. A bare TCP connect would do,
+// but it leaves an error line in access.log.
+func (s *Squid) waitReady(limit time.Duration) error {
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
+	defer client.CloseIdleConnections()
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.exited:
+			return fmt.Errorf("squid exited: %v", s.cmd.ProcessState)
+		default:
+		}
+		resp, err := client.Get(s.URL + "/squid-internal-mgr/info")
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("no answer from %s within %s", s.URL, limit)
+}
+
+// Stop kills Squid and its helpers at once. A graceful stop takes Squid
+// seconds even with shutdown_lifetime 0, and tests need no clean shutdown.
+func (s *Squid) Stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	<-s.exited
+	s.cmd = nil
+}
+
+// Running reports whether Squid is up.
+func (s *Squid) Running() bool { return s.cmd != nil }
+
+func (s *Squid) tail(path string) string {
+	b, _ := os.ReadFile(path)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
