@@ -6,6 +6,7 @@ package collector
 import (
 	"context"
 	"fmt"
+	"net/http/httptrace"
 	"slices"
 	"sync"
 	"time"
@@ -78,7 +79,12 @@ func New(client *cachemgr.Client, reports []string, logger log.Logger) (*Squid, 
 			return nil, fmt.Errorf("unknown report %q", r)
 		}
 	}
-	return &Squid{client: client, reports: reports, logger: logger}, nil
+	// counters goes first; see startFirst.
+	ordered := slices.Clone(reports)
+	if i := slices.Index(ordered, "counters"); i > 0 {
+		ordered = append([]string{"counters"}, slices.Delete(ordered, i, i+1)...)
+	}
+	return &Squid{client: client, reports: ordered, logger: logger}, nil
 }
 
 // Scrape returns a prometheus.Collector whose fetches are bounded by ctx,
@@ -102,7 +108,11 @@ func (s scrape) Collect(ch chan<- prometheus.Metric) {
 	errs := make([]error, len(s.reports))
 	var wg sync.WaitGroup
 	for i, report := range s.reports {
-		wg.Go(func() { errs[i] = s.collectReport(report, ch) })
+		if i == 0 {
+			s.startFirst(&wg, &errs[0], ch)
+			continue
+		}
+		wg.Go(func() { errs[i] = s.collectReport(s.ctx, report, ch) })
 	}
 	wg.Wait()
 
@@ -117,9 +127,28 @@ func (s scrape) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(managerRequestsDesc, prometheus.CounterValue, float64(s.client.Requests()))
 }
 
-func (s scrape) collectReport(report string, ch chan<- prometheus.Metric) error {
+// startFirst starts the first report and returns once its request is on
+// the wire. Squid counts a request when it completes, and answers ready
+// connections in the order they became ready; so the counters report, sent
+// first, never counts this scrape's other requests, and
+// squid_exporter_manager_requests_total can be subtracted exactly.
+func (s scrape) startFirst(wg *sync.WaitGroup, err *error, ch chan<- prometheus.Metric) {
+	sent := make(chan struct{})
+	var once sync.Once
+	done := func() { once.Do(func() { close(sent) }) }
+	ctx := httptrace.WithClientTrace(s.ctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { done() },
+	})
+	wg.Go(func() {
+		defer done() // it may fail before it writes anything
+		*err = s.collectReport(ctx, s.reports[0], ch)
+	})
+	<-sent
+}
+
+func (s scrape) collectReport(ctx context.Context, report string, ch chan<- prometheus.Metric) error {
 	start := time.Now()
-	body, err := s.client.Fetch(s.ctx, report)
+	body, err := s.client.Fetch(ctx, report)
 	if err == nil {
 		err = factories[report]().Update(body, ch)
 	}

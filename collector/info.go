@@ -18,7 +18,7 @@ var (
 
 	requestHitRatioDesc = newDesc("request_hit_ratio",
 		"Hits among all client requests over the window, as Squid reports it (cache manager requests included).", "window")
-	byteHitRatioDesc = newDesc("byte_hit_ratio", "Bytes sent from cache among all bytes sent over the window.", "window")
+	byteHitRatioDesc   = newDesc("byte_hit_ratio", "Bytes sent from cache among all bytes sent over the window.", "window")
 	memoryHitRatioDesc = newDesc("memory_hit_ratio", "Memory hits among all hits over the window.", "window")
 	diskHitRatioDesc   = newDesc("disk_hit_ratio", "Disk hits among all hits over the window.", "window")
 

@@ -40,14 +40,16 @@ func config(dir string, port int, opts Options) string {
 		}
 		line("cachemgr_passwd %s %s", opts.Password, strings.Join(actions, " "))
 	}
+	// Extra lines come before the access rules so that they can add rules
+	// that win.
+	for _, l := range opts.Extra {
+		line("%s", l)
+	}
 	line("http_access allow localhost manager")
 	line("http_access deny manager")
 	line("http_access allow localhost")
 	line("http_access deny all")
 	line("refresh_pattern . 0 20%% 4320")
 	line("shutdown_lifetime 0 seconds")
-	for _, l := range opts.Extra {
-		line("%s", l)
-	}
 	return b.String()
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -28,7 +29,7 @@ type Options struct {
 	PasswordActions []string // default: info counters storedir
 	// Hosts become Squid's hosts_file, name to loopback address.
 	Hosts map[string]string
-	// Extra lines appended to the config.
+	// Extra lines for the config; they come before its http_access rules.
 	Extra []string
 }
 
@@ -210,8 +211,25 @@ func (s *Squid) Stop() {
 		return
 	}
 	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGCONT) // a paused one too
 	<-s.exited
 	s.cmd = nil
+}
+
+// Pause stops Squid without killing it (SIGSTOP): connections are still
+// accepted by the kernel but never answered, as with a hung Squid.
+func (s *Squid) Pause() { s.signal(syscall.SIGSTOP) }
+
+// Resume continues a paused Squid.
+func (s *Squid) Resume() { s.signal(syscall.SIGCONT) }
+
+func (s *Squid) signal(sig syscall.Signal) {
+	if s.cmd == nil {
+		s.t.Fatal("squidtest: squid is not running")
+	}
+	if err := syscall.Kill(-s.cmd.Process.Pid, sig); err != nil {
+		s.t.Fatal(err)
+	}
 }
 
 // Running reports whether Squid is up.
@@ -234,4 +252,10 @@ func FreePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Client returns an HTTP client whose requests go through this Squid.
+func (s *Squid) Client() *http.Client {
+	proxy, _ := url.Parse(s.URL)
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(proxy)}}
 }

@@ -1,0 +1,114 @@
+package collector
+
+import (
+	"context"
+	"flag"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/cachemgr"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+var allReports = []string{"counters", "info", "storedir"}
+
+// fakeManager serves report fixtures as Squid's cache manager would;
+// files maps an action to a fixture, and a missing action is a 404.
+func fakeManager(t *testing.T, files map[string]string) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		action := strings.TrimPrefix(r.URL.Path, "/squid-internal-mgr/")
+		name, ok := files[action]
+		if !ok {
+			w.Header().Set("X-Squid-Error", "ERR_INVALID_URL 0")
+			http.Error(w, "not found", http.StatusNotFound)
+			return
+		}
+		http.ServeFile(w, r, filepath.Join("testdata", name))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func scrapeOnce(t *testing.T, url string, reports []string) *prometheus.Registry {
+	t.Helper()
+	client, err := cachemgr.NewClient(url, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	squid, err := New(client, reports, log.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(squid.Scrape(context.Background()))
+	return reg
+}
+
+func TestCollectorGolden(t *testing.T) {
+	tests := []struct {
+		golden string
+		files  map[string]string
+	}{
+		{"squid-5.7.prom", map[string]string{
+			"info": "squid-5.7-info.txt", "counters": "squid-5.7-counters.txt", "storedir": "squid-5.7-storedir.txt"}},
+		{"storedir-smp.prom", map[string]string{"storedir": "squid-smp-storedir.txt"}},
+		{"info-missing.prom", map[string]string{
+			"counters": "squid-5.7-counters.txt", "storedir": "squid-5.7-storedir.txt"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.golden, func(t *testing.T) {
+			srv := fakeManager(t, tt.files)
+			reports := allReports
+			if tt.golden == "storedir-smp.prom" {
+				reports = []string{"storedir"}
+			}
+			compareGolden(t, scrapeOnce(t, srv.URL, reports), filepath.Join("testdata", tt.golden))
+		})
+	}
+}
+
+// compareGolden gathers once and compares everything but the report
+// durations, which vary, with the golden file.
+func compareGolden(t *testing.T, reg *prometheus.Registry, golden string) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	var text strings.Builder
+	for _, mf := range mfs {
+		if mf.GetName() == "squid_exporter_report_duration_seconds" {
+			continue
+		}
+		names = append(names, mf.GetName())
+		if _, err := expfmt.MetricFamilyToText(&text, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if *update {
+		if err := os.WriteFile(golden, []byte(text.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.Open(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer want.Close()
+	snapshot := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return mfs, nil })
+	if err := testutil.GatherAndCompare(snapshot, want, names...); err != nil {
+		t.Error(err)
+	}
+}
