@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -44,6 +45,11 @@ func main() {
 	app.Version(version.Print(program))
 	app.HelpFlag.Short('h')
 	kingpin.MustParse(app.Parse(os.Args[1:]))
+	if os.Getenv("GOGC") == "" {
+		// The live heap is about 4 MiB; collecting at 50% growth instead of
+		// 100% costs little CPU and keeps the sidecar under 20 MiB resident.
+		debug.SetGCPercent(50)
+	}
 
 	logger, slogger, err := newLogger(*logLevel, *logFormat)
 	if err != nil {

@@ -50,12 +50,12 @@ type Squid struct {
 // elsewhere when Squid is not installed.
 func Binary(t testing.TB) string {
 	t.Helper()
-	return requireTool(t, "squid", "/usr/sbin/squid", "squid-openssl")
+	return RequireTool(t, "squid", "/usr/sbin/squid", "squid-openssl")
 }
 
-// requireTool finds a program. A missing one fails the test in CI, where a
+// RequireTool finds a program. A missing one fails the test in CI, where a
 // skip would hide that nothing was tested, and skips it on a workstation.
-func requireTool(t testing.TB, name, fallback, pkg string) string {
+func RequireTool(t testing.TB, name, fallback, pkg string) string {
 	t.Helper()
 	if path, err := exec.LookPath(name); err == nil {
 		return path

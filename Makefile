@@ -1,0 +1,61 @@
+# squid-cache-exporter
+#   make run    build, start a throwaway Squid on loopback, and export it on :9301
+#   make test   install what the tests need, vet, and run every test (real Squid, real promtool)
+
+GO        ?= go
+BIN       := squid-cache-exporter
+PKG       := github.com/prometheus/common/version
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BRANCH    ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) \
+             -X $(PKG).Branch=$(BRANCH) -X $(PKG).BuildUser=$(shell id -un)@$(shell hostname) \
+             -X $(PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
+# Debian packages the end-to-end tests run for real.
+TEST_PACKAGES := squid-openssl squidclient prometheus curl ca-certificates
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all build run test test-deps vet fmt-check bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/squid-cache-exporter
+
+run: build
+	./hack/demo.sh ./$(BIN)
+
+test: test-deps vet fmt-check
+	$(GO) test -count=1 -timeout 15m ./...
+
+# Installs the test dependencies. apt does not start the packaged Squid
+# here; the tests use free ports, so a system Squid on 3128 does no harm.
+test-deps:
+	@missing=""; for p in $(TEST_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@squid -v | head -1; promtool --version 2>&1 | head -1
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Runs each fuzz target for FUZZTIME (the seed corpus already runs in make test).
+FUZZTIME ?= 30s
+fuzz:
+	@for target in $$($(GO) test -list '^Fuzz' ./cachemgr | grep ^Fuzz); do \
+	  $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) ./cachemgr || exit 1; \
+	done
+
+clean:
+	rm -f $(BIN)

@@ -1,0 +1,72 @@
+package exporter
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/cachemgr"
+	"github.com/squid-cache-exporter/squid-cache-exporter/collector"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
+)
+
+// BenchmarkFetch times each report's fetch alone, the Squid part of a
+// scrape (target: at most 1.2× the slowest fetch), and a whole /metrics
+// scrape as Prometheus makes it, gzip and the Go and process collectors
+// included.
+func BenchmarkFetch(b *testing.B) {
+	squid := squidtest.Start(b, squidtest.Options{})
+	client, err := cachemgr.NewClient(squid.URL, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, report := range reports {
+		b.Run(report, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := client.Fetch(context.Background(), report); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	squidCollector, err := collector.New(client, reports, log.NewNopLogger())
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The Squid part of a scrape: all reports fetched, parsed and turned
+	// into metrics.
+	b.Run("collect", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(squidCollector.Scrape(context.Background()))
+			if _, err := reg.Gather(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("scrape", func(b *testing.B) {
+		global := prometheus.NewRegistry()
+		global.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		handler := MetricsHandler(squidCollector, global, 5*time.Second, log.NewNopLogger())
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		b.ReportAllocs()
+		for b.Loop() {
+			rec := httptest.NewRecorder()
+			handler.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Fatal(rec.Code)
+			}
+			io.Copy(io.Discard, rec.Body)
+		}
+	})
+}
