@@ -1,0 +1,152 @@
+package accesslog
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+)
+
+// maxLine bounds one log line; a longer one is dropped and counted as
+// malformed. Squid's own request line limit is 64 KiB.
+const maxLine = 64 << 10
+
+// Follower tails a log file as Squid writes it. It starts at the end, and
+// survives rotation both by rename (logrotate's create, Squid's own
+// -k rotate) and by truncation (logrotate's copytruncate).
+type Follower struct {
+	Path   string
+	Hub    *Hub
+	Poll   time.Duration // how often to look for new lines; default 100ms
+	Logger log.Logger
+
+	Rotations atomic.Uint64 // rotations and truncations seen
+}
+
+// Follow reads the file until ctx ends. A missing file is waited for.
+func (f *Follower) Follow(ctx context.Context) error {
+	poll := f.Poll
+	if poll <= 0 {
+		poll = 100 * time.Millisecond
+	}
+	t := &tail{f: f, lines: newSplitter(f.Hub, nil), chunk: make([]byte, 32<<10)}
+	defer t.close()
+	first := true
+	ticker := time.NewTicker(poll)
+	defer ticker.Stop()
+	for {
+		t.step(first)
+		first = false
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		}
+	}
+}
+
+// tail is the state of one Follow.
+type tail struct {
+	f       *Follower
+	file    *os.File
+	ino     uint64
+	offset  int64
+	lines   *splitter
+	chunk   []byte // read buffer
+	missing bool   // logged that the file is missing
+}
+
+// step reads what is new, then handles rotation. On the first step an
+// existing file is read from its end: old lines are not news.
+func (t *tail) step(first bool) {
+	if t.file == nil && !t.open(first) {
+		return
+	}
+	t.read()
+	st, err := os.Stat(t.f.Path)
+	switch {
+	case err != nil || inode(st) != t.ino:
+		// Renamed away (or removed): what was written before the rename
+		// has been read; the next step opens the new file from its start.
+		t.read()
+		t.close()
+		t.f.Rotations.Add(1)
+		if err == nil {
+			t.open(false)
+			t.read()
+		}
+	case st.Size() < t.offset:
+		level.Info(t.f.Logger).Log("msg", "access log truncated; reading it from the start", "path", t.f.Path)
+		t.f.Rotations.Add(1)
+		t.offset = 0
+		t.lines.reset()
+		if _, err := t.file.Seek(0, io.SeekStart); err == nil {
+			t.read()
+		}
+	}
+}
+
+func (t *tail) open(atEnd bool) bool {
+	file, err := os.Open(t.f.Path)
+	if err != nil {
+		if !t.missing {
+			level.Warn(t.f.Logger).Log("msg", "cannot open the access log; waiting for it", "path", t.f.Path, "err", describeOpen(err))
+			t.missing = true
+		}
+		return false
+	}
+	st, err := file.Stat()
+	if err != nil {
+		file.Close()
+		return false
+	}
+	t.file, t.ino, t.offset, t.missing = file, inode(st), 0, false
+	t.lines.reset()
+	if atEnd {
+		t.offset, _ = file.Seek(0, io.SeekEnd)
+	}
+	return true
+}
+
+func describeOpen(err error) error {
+	if errors.Is(err, fs.ErrPermission) {
+		return errors.New("permission denied: Squid creates access.log mode 0640 owned by its user; run with that group")
+	}
+	return err
+}
+
+// read publishes every complete line written since the last read.
+func (t *tail) read() {
+	if t.file == nil {
+		return
+	}
+	for {
+		n, err := t.file.Read(t.chunk)
+		t.offset += int64(n)
+		t.lines.feed(t.chunk[:n])
+		if n == 0 || err != nil {
+			return
+		}
+	}
+}
+
+func (t *tail) close() {
+	if t.file != nil {
+		t.file.Close()
+		t.file = nil
+	}
+}
+
+func inode(st os.FileInfo) uint64 {
+	if s, ok := st.Sys().(*syscall.Stat_t); ok {
+		return s.Ino
+	}
+	return 0
+}

@@ -1,0 +1,107 @@
+package accesslog
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// Hub receives log lines from a source (Follow, Receiver) and passes those
+// that an open Watch matches to it. A line no watch wants is parsed and
+// counted, nothing more: the hub keeps no history, so memory stays bounded
+// however busy the log is.
+type Hub struct {
+	mu      sync.Mutex
+	watches atomic.Pointer[[]*Watch] // copy on write: Publish takes no lock
+
+	Lines     atomic.Uint64 // lines published
+	Malformed atomic.Uint64 // lines not in the native squid format
+}
+
+// publish hands one line, without its newline, to the watches, parsing it
+// into e: the caller's, so that no line allocates. The hub keeps neither.
+func (h *Hub) publish(line []byte, e *Entry) {
+	h.Lines.Add(1)
+	if err := Parse(line, e); err != nil {
+		h.Malformed.Add(1)
+		return
+	}
+	ws := h.watches.Load()
+	if ws == nil {
+		return
+	}
+	for _, w := range *ws {
+		if w.match(e) {
+			w.add(e.Record())
+		}
+	}
+}
+
+// Watch collects the lines for which match returns true, until Close.
+// match runs on the publishing goroutine and must not keep e.
+func (h *Hub) Watch(match func(e *Entry) bool) *Watch {
+	w := &Watch{hub: h, match: match, changed: make(chan struct{}, 1)}
+	h.update(func(ws []*Watch) []*Watch { return append(ws, w) })
+	return w
+}
+
+func (h *Hub) update(change func([]*Watch) []*Watch) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var ws []*Watch
+	if old := h.watches.Load(); old != nil {
+		ws = slices.Clone(*old)
+	}
+	ws = change(ws)
+	h.watches.Store(&ws)
+}
+
+// Watch is a probe's interest in some log lines.
+type Watch struct {
+	hub     *Hub
+	match   func(*Entry) bool
+	mu      sync.Mutex
+	records []Record
+	changed chan struct{}
+}
+
+func (w *Watch) add(r Record) {
+	w.mu.Lock()
+	w.records = append(w.records, r)
+	w.mu.Unlock()
+	select {
+	case w.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Records returns a copy of what the watch has collected so far.
+func (w *Watch) Records() []Record {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.records)
+}
+
+// Wait returns the records once done says they are enough, or what there
+// is when ctx ends, with ctx's error.
+func (w *Watch) Wait(ctx context.Context, done func([]Record) bool) ([]Record, error) {
+	for {
+		records := w.Records()
+		if done(records) {
+			return records, nil
+		}
+		select {
+		case <-w.changed:
+		case <-ctx.Done():
+			return w.Records(), ctx.Err()
+		}
+	}
+}
+
+// Close stops the watch.
+func (w *Watch) Close() {
+	w.hub.update(func(ws []*Watch) []*Watch {
+		return slices.DeleteFunc(ws, func(x *Watch) bool { return x == w })
+	})
+}
