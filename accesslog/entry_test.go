@@ -137,4 +137,3 @@ func BenchmarkFeed(b *testing.B) {
 	}
 	b.ReportMetric(float64(hub.Lines.Load())/b.Elapsed().Seconds(), "lines/s")
 }
-
