@@ -10,7 +10,21 @@ import (
 func config(dir string, port int, opts Options) string {
 	var b strings.Builder
 	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	line("http_port 127.0.0.1:%d", port)
+	if opts.BumpCA != nil {
+		// Bumps every CONNECT: the certificates it makes are signed by the
+		// bump CA, which the test's clients trust.
+		line("http_port 127.0.0.1:%d ssl-bump generate-host-certificates=on dynamic_cert_mem_cache_size=4MB tls-cert=%s/bump.pem", port, dir)
+		line("sslcrtd_program %s -s %s/ssl_db -M 4MB", certgen, dir)
+		line("sslcrtd_children 3 startup=1 idle=1")
+		line("ssl_bump bump all")
+		line("tls_outgoing_options cafile=%s/origin-ca.pem", dir)
+	} else {
+		line("http_port 127.0.0.1:%d", port)
+	}
+	if opts.StoreID != "" {
+		line("store_id_program %s/storeid.sh", dir)
+		line("store_id_children 3 startup=1 idle=1 concurrency=0")
+	}
 	line("visible_hostname squidtest")
 	line("pid_filename %s/run/squid.pid", dir)
 	if os.Geteuid() == 0 {

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
 )
 
 // Options shape the Squid a test gets. The zero value is a caching proxy
@@ -31,7 +33,24 @@ type Options struct {
 	Hosts map[string]string
 	// Extra lines for the config; they come before its http_access rules.
 	Extra []string
+	// BumpCA, when set, makes the port an ssl-bump port whose generated
+	// certificates this CA signs; Squid then trusts OriginCA upstream.
+	BumpCA, OriginCA *pkitest.CA
+	// StoreID, when set, is the text of a store_id_program script.
+	StoreID string
 }
+
+// StripQueryStoreID is a store-ID helper that files every CDN URL under
+// itself without its query, whoever asks: the naive helper, which caches
+// signed URLs but checks no authorization.
+const StripQueryStoreID = `#!/bin/sh
+while read -r url rest; do
+  case "$url" in
+    https://cdn*\?*) echo "OK store-id=${url%%\?*}" ;;
+    *) echo "ERR" ;;
+  esac
+done
+`
 
 // Squid is a running (or stopped) Squid owned by one test.
 type Squid struct {
@@ -117,6 +136,15 @@ func (s *Squid) writeConfig(opts Options) {
 	}
 	s.writeFile("hosts", hosts)
 	s.writeFile("squid.conf", config(s.Dir, s.Port, opts))
+	if opts.BumpCA != nil {
+		s.writeFile("bump.pem", string(opts.BumpCA.CertPEM())+string(opts.BumpCA.KeyPEM(s.t)))
+		s.writeFile("origin-ca.pem", string(opts.OriginCA.CertPEM()))
+		s.run(certgen, "-c", "-s", filepath.Join(s.Dir, "ssl_db"), "-M", "4MB")
+	}
+	if opts.StoreID != "" {
+		s.writeFile("storeid.sh", opts.StoreID)
+		os.Chmod(filepath.Join(s.Dir, "storeid.sh"), 0o755)
+	}
 	s.chownToProxy()
 }
 
@@ -150,11 +178,14 @@ func (s *Squid) chownToProxy() {
 	}
 }
 
-// run runs squid to completion (for -z).
+// certgen makes the certificates of an ssl-bump port.
+const certgen = "/usr/lib/squid/security_file_certgen"
+
+// run runs a squid program to completion.
 func (s *Squid) run(bin string, args ...string) {
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	if err != nil {
-		s.t.Fatalf("squid %s: %v\n%s", strings.Join(args, " "), err, out)
+		s.t.Fatalf("%s %s: %v\n%s", bin, strings.Join(args, " "), err, out)
 	}
 }
 

@@ -1,0 +1,211 @@
+// Package quaytest emulates, on loopback, the registries our users cache:
+//
+//   - quay.test: token auth (401 + Bearer challenge, /v2/auth), private
+//     repositories that need credentials, and blob GETs answered with a 302
+//     to a signed CDN URL whose query (X-Amz-Credential, X-Amz-Date,
+//     X-Amz-Expires, X-Amz-Signature) changes on every redirect;
+//   - cdn01.quay.test: serves blobs only for a valid, unexpired signature;
+//   - registry.access.test: a public registry with no auth that serves
+//     blobs itself, like registry.access.redhat.com.
+//
+// Each has its own 127.0.0.x address, so Squid's hosts_file can name them
+// (ssl-bump needs host names), and a TLS certificate from the origin CA.
+package quaytest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
+)
+
+// Host names, and the loopback addresses they live on.
+const (
+	RegistryName = "quay.test"
+	CDNName      = "cdn01.quay.test"
+	PublicName   = "registry.access.test"
+)
+
+var addresses = map[string]string{RegistryName: "127.0.0.2", CDNName: "127.0.0.3", PublicName: "127.0.0.4"}
+
+// Admin may push anywhere; tests push their images as admin.
+const Admin, AdminPassword = "admin", "admin-password"
+
+// Quay is the running emulation.
+type Quay struct {
+	Registry, CDN, Public string            // host:port of each
+	Hosts                 map[string]string // name -> address, for Squid's hosts_file
+	CA                    *pkitest.CA       // signs the hosts' certificates
+
+	blobs  *blobStore
+	auth   *tokenAuth
+	signer *signer
+	cdn    *httptest.Server
+
+	mu       sync.Mutex
+	cdnGets  map[string]int // blob hex -> successful CDN GETs
+	poisoned map[string]bool
+}
+
+// Start starts the three hosts; they stop when the test ends. users may
+// pull the private repositories.
+func Start(t testing.TB, users map[string]string) *Quay {
+	t.Helper()
+	q := &Quay{
+		CA:       pkitest.NewCA(t, "quaytest origin CA"),
+		Hosts:    map[string]string{},
+		blobs:    newBlobStore(),
+		signer:   newSigner(),
+		cdnGets:  map[string]int{},
+		poisoned: map[string]bool{},
+	}
+	q.blobs.poisoned = q.isPoisoned
+	cert := q.CA.Server(t, RegistryName, CDNName, PublicName, "*.quay.test")
+	q.cdn = q.serve(t, CDNName, cert, http.HandlerFunc(q.serveCDN))
+	q.CDN = q.cdn.Listener.Addr().String()
+	q.CDN = CDNName + ":" + port(q.CDN)
+
+	quay := q.serve(t, RegistryName, cert, nil)
+	q.Registry = RegistryName + ":" + port(quay.Listener.Addr().String())
+	q.auth = newTokenAuth(q.Registry, users)
+	quay.Config.Handler = q.auth.wrap(registry.New(registry.WithBlobHandler(redirectingBlobs{q})))
+
+	public := q.serve(t, PublicName, cert, nil)
+	public.Config.Handler = cacheableBlobs(registry.New(registry.WithBlobHandler(q.blobs)))
+	q.Public = PublicName + ":" + port(public.Listener.Addr().String())
+	return q
+}
+
+func (q *Quay) serve(t testing.TB, name string, cert tls.Certificate, h http.Handler) *httptest.Server {
+	l, err := net.Listen("tcp", addresses[name]+":0")
+	if err != nil {
+		t.Fatalf("listen on %s: %v", addresses[name], err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	q.Hosts[name] = addresses[name]
+	return srv
+}
+
+func port(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
+}
+
+// MakePrivate makes repo (such as "org/private") need credentials.
+func (q *Quay) MakePrivate(repo string) { q.auth.makePrivate(repo) }
+
+// AddBlob stores a blob under every repository and returns its digest.
+func (q *Quay) AddBlob(data []byte) v1.Hash { return q.blobs.add(data) }
+
+// RandomBlob stores size random bytes.
+func (q *Quay) RandomBlob(size int) (v1.Hash, []byte) {
+	data := make([]byte, size)
+	rand.Read(data)
+	return q.AddBlob(data), data
+}
+
+// CDNGets is how many times the CDN served the blob.
+func (q *Quay) CDNGets(h v1.Hash) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.cdnGets[h.Hex]
+}
+
+// Poison makes the CDN and the public registry serve wrong bytes for h.
+func (q *Quay) Poison(h v1.Hash) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.poisoned[h.Hex] = true
+}
+
+func (q *Quay) isPoisoned(hex string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.poisoned[hex]
+}
+
+// StopCDN takes the CDN down: connections to it are refused.
+func (q *Quay) StopCDN() { q.cdn.Close() }
+
+// redirectingBlobs answers quay's blob GETs with a signed CDN URL.
+type redirectingBlobs struct{ q *Quay }
+
+func (r redirectingBlobs) Get(_ context.Context, _ string, h v1.Hash) (io.ReadCloser, error) {
+	if !r.q.blobs.has(h) {
+		return nil, errNotFound
+	}
+	return nil, registry.RedirectError{Location: r.q.signer.sign("https://" + r.q.CDN + cdnPath(h)), Code: http.StatusFound}
+}
+
+func (r redirectingBlobs) Stat(ctx context.Context, repo string, h v1.Hash) (int64, error) {
+	return r.q.blobs.Stat(ctx, repo, h)
+}
+
+func (r redirectingBlobs) Put(ctx context.Context, repo string, h v1.Hash, rc io.ReadCloser) error {
+	return r.q.blobs.Put(ctx, repo, h, rc)
+}
+
+// cdnPath is where the CDN keeps a blob, in quay's layout.
+func cdnPath(h v1.Hash) string {
+	return fmt.Sprintf("/quayio-production-s3/sha256/%s/%s", h.Hex[:2], h.Hex)
+}
+
+// serveCDN serves a blob for a valid signature, as S3 behind CloudFront
+// does: anything else is a 403.
+func (q *Quay) serveCDN(w http.ResponseWriter, r *http.Request) {
+	if err := q.signer.verify(r.URL); err != nil {
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprintf(w, "<Error><Code>AccessDenied</Code><Message>%s</Message></Error>", err)
+		return
+	}
+	hexDigest := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+	data, ok := q.blobs.get(hexDigest)
+	if !ok {
+		http.Error(w, "NoSuchKey", http.StatusNotFound)
+		return
+	}
+	q.mu.Lock()
+	q.cdnGets[hexDigest]++
+	q.mu.Unlock()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	w.Header().Set("ETag", `"`+hexDigest[:32]+`"`)
+	w.Write(data)
+}
+
+// cacheableBlobs marks blob responses cacheable, as registries do for
+// content-addressed data.
+func cacheableBlobs(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/sha256:") {
+			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Digest of data, as a registry names it.
+func Digest(data []byte) v1.Hash {
+	sum := sha256.Sum256(data)
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+}
