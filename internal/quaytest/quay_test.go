@@ -22,7 +22,7 @@ func TestQuayThroughSquid(t *testing.T) {
 	squid := squidtest.Start(t, squidtest.Options{Hosts: q.Hosts, BumpCA: bump, OriginCA: q.CA})
 	proxy, _ := url.Parse(squid.URL)
 	noRedirect := &http.Client{
-		Transport: &http.Transport{Proxy: http.ProxyURL(proxy), TLSClientConfig: &tls.Config{RootCAs: bump.Pool()}},
+		Transport:     &http.Transport{Proxy: http.ProxyURL(proxy), TLSClientConfig: &tls.Config{RootCAs: bump.Pool()}},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	h, data := q.RandomBlob(1000)
