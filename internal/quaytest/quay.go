@@ -20,6 +20,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -39,6 +40,9 @@ const (
 	CDNName      = "cdn01.quay.test"
 	PublicName   = "registry.access.test"
 )
+
+// quiet keeps the registries from logging every request.
+var quiet = registry.Logger(log.New(io.Discard, "", 0))
 
 var addresses = map[string]string{RegistryName: "127.0.0.2", CDNName: "127.0.0.3", PublicName: "127.0.0.4"}
 
@@ -82,10 +86,10 @@ func Start(t testing.TB, users map[string]string) *Quay {
 	quay := q.serve(t, RegistryName, cert, nil)
 	q.Registry = RegistryName + ":" + port(quay.Listener.Addr().String())
 	q.auth = newTokenAuth(q.Registry, users)
-	quay.Config.Handler = q.auth.wrap(registry.New(registry.WithBlobHandler(redirectingBlobs{q})))
+	quay.Config.Handler = q.auth.wrap(registry.New(registry.WithBlobHandler(redirectingBlobs{q}), quiet))
 
 	public := q.serve(t, PublicName, cert, nil)
-	public.Config.Handler = cacheableBlobs(registry.New(registry.WithBlobHandler(q.blobs)))
+	public.Config.Handler = cacheableBlobs(registry.New(registry.WithBlobHandler(q.blobs), quiet))
 	q.Public = PublicName + ":" + port(public.Listener.Addr().String())
 	return q
 }

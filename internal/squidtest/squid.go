@@ -263,6 +263,12 @@ func (s *Squid) signal(sig syscall.Signal) {
 	}
 }
 
+// RotateLogs asks Squid to reopen its logs (squid -k rotate; with
+// logfile_rotate 0 it renames nothing itself).
+func (s *Squid) RotateLogs() {
+	s.run(Binary(s.t), "-k", "rotate", "-f", s.conf)
+}
+
 // Running reports whether Squid is up.
 func (s *Squid) Running() bool { return s.cmd != nil }
 

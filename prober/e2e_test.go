@@ -1,0 +1,199 @@
+package prober
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/quaytest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
+)
+
+// lab is a bumping Squid in front of the quay emulation, its access log
+// followed, and a prober that trusts the bump CA.
+type lab struct {
+	quay   *quaytest.Quay
+	squid  *squidtest.Squid
+	bump   *pkitest.CA
+	prober *Prober
+	creds  string // docker config.json with alice's credentials for quay
+}
+
+const alice, alicePassword = "alice", "alice-pw"
+
+func newLab(t *testing.T, storeID string) *lab {
+	t.Helper()
+	quay := quaytest.Start(t, map[string]string{alice: alicePassword})
+	quay.MakePrivate("org/private")
+	bump := pkitest.NewCA(t, "squid bump CA")
+	squid := squidtest.Start(t, squidtest.Options{Hosts: quay.Hosts, BumpCA: bump, OriginCA: quay.CA, StoreID: storeID})
+	hub := &accesslog.Hub{}
+	follow(t, squid.AccessLog, hub)
+	proxy, _ := url.Parse(squid.URL)
+	return &lab{
+		quay: quay, squid: squid, bump: bump,
+		prober: &Prober{Proxy: proxy, RootCAs: bump.Pool(), Log: hub, LogWait: time.Second},
+		creds:  writeDockerConfig(t, quay.Registry, alice, alicePassword),
+	}
+}
+
+// follow tails path into hub until the test ends.
+func follow(t *testing.T, path string, hub *accesslog.Hub) {
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &accesslog.Follower{Path: path, Hub: hub, Poll: 10 * time.Millisecond, Logger: log.NewNopLogger()}
+	done := make(chan struct{})
+	go func() { f.Follow(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	time.Sleep(30 * time.Millisecond) // opened, at the end
+}
+
+func writeDockerConfig(t *testing.T, registry, user, password string) string {
+	path := filepath.Join(t.TempDir(), "config.json")
+	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+	os.WriteFile(path, []byte(fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, registry, auth)), 0o600)
+	return path
+}
+
+// proberWith is a prober like the lab's, changed by change.
+func (l *lab) proberWith(change func(*Prober)) *Prober {
+	p := &Prober{Proxy: l.prober.Proxy, RootCAs: l.prober.RootCAs, Log: l.prober.Log, LogWait: l.prober.LogWait}
+	change(p)
+	return p
+}
+
+func (l *lab) target(name, host, repo string, private bool) *Target {
+	h, _ := l.quay.RandomBlob(256 << 10)
+	t := &Target{Name: name, Blob: host + "/" + repo + "@" + h.String(), Private: private,
+		HitCodes: DefaultHitCodes, Interval: time.Minute, Timeout: 20 * time.Second}
+	if private {
+		t.Credentials = l.creds
+	}
+	return t
+}
+
+func TestProbeVerdicts(t *testing.T) {
+	plain := newLab(t, "")
+	withStoreID := newLab(t, squidtest.StripQueryStoreID)
+	tests := []struct {
+		name   string
+		lab    *lab
+		target func(l *lab) *Target
+		before func(t *testing.T, l *lab, target *Target) // breaks something
+		reason Reason                                      // "" for a pass
+		codes  [2]string
+		cdn    int // CDN GETs the round should cause, when not 0
+	}{
+		{name: "public registry blob is a memory hit", lab: plain,
+			target: func(l *lab) *Target { return l.target("public", l.quay.Public, "ubi9/ubi", false) },
+			codes:  [2]string{"TCP_MISS", "TCP_MEM_HIT"}},
+		{name: "signed redirects without store-ID are never cached", lab: plain,
+			target: func(l *lab) *Target { return l.target("quay", l.quay.Registry, "org/public", false) },
+			reason: ReasonNotCached, codes: [2]string{"TCP_MISS", "TCP_MISS"}, cdn: 2},
+		{name: "private quay blob with store-ID is a memory hit", lab: withStoreID,
+			target: func(l *lab) *Target { return l.target("private", l.quay.Registry, "org/private", true) },
+			codes:  [2]string{"TCP_MISS", "TCP_MEM_HIT"}, cdn: 1},
+		{name: "poisoned upstream", lab: plain,
+			target: func(l *lab) *Target { return l.target("poisoned", l.quay.Public, "ubi9/ubi", false) },
+			before: func(t *testing.T, l *lab, target *Target) { l.quay.Poison(digestOf(target)) },
+			reason: ReasonDigestMismatch, codes: [2]string{"TCP_MISS", "TCP_MEM_HIT"}},
+		{name: "wrong credentials", lab: plain,
+			target: func(l *lab) *Target { return l.target("private", l.quay.Registry, "org/private", true) },
+			before: func(t *testing.T, l *lab, target *Target) {
+				target.Credentials = writeDockerConfig(t, l.quay.Registry, alice, "wrong")
+			},
+			reason: ReasonAuth},
+		{name: "no credentials for a private repository", lab: plain,
+			target: func(l *lab) *Target { return l.target("private", l.quay.Registry, "org/private", false) },
+			reason: ReasonAuth},
+		{name: "prober does not trust the bump CA", lab: plain,
+			target: func(l *lab) *Target { return l.target("public", l.quay.Public, "ubi9/ubi", false) },
+			before: func(t *testing.T, l *lab, _ *Target) {
+				l.prober = l.proberWith(func(p *Prober) { p.RootCAs = x509.NewCertPool() })
+			},
+			reason: ReasonTLS},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := *tt.lab
+			target := tt.target(&l)
+			if tt.before != nil {
+				tt.before(t, &l, target)
+			}
+			r := l.prober.Probe(context.Background(), target)
+			checkResult(t, r, tt.reason, tt.codes)
+			if got := l.quay.CDNGets(digestOf(target)); tt.cdn != 0 && got != tt.cdn {
+				t.Errorf("the CDN served the blob %d times, want %d", got, tt.cdn)
+			}
+		})
+	}
+}
+
+func checkResult(t *testing.T, r *Result, reason Reason, codes [2]string) {
+	t.Helper()
+	t.Logf("%s", r)
+	if r.Reason != reason || r.Success != (reason == "") {
+		t.Errorf("verdict %q (success %t), want %q", r.Reason, r.Success, reason)
+	}
+	if codes != [2]string{} && r.Codes != codes {
+		t.Errorf("codes %v, want %v", r.Codes, codes)
+	}
+}
+
+func digestOf(t *Target) v1.Hash {
+	_, hex, _ := strings.Cut(t.Blob, "@sha256:")
+	return v1.Hash{Algorithm: "sha256", Hex: hex}
+}
+
+func TestProbeFaults(t *testing.T) {
+	l := newLab(t, "")
+	public := l.target("public", l.quay.Public, "ubi9/ubi", false)
+	probe := func() *Result { return l.prober.Probe(context.Background(), public) }
+
+	t.Run("log rotated between the two pulls", func(t *testing.T) {
+		l.prober.afterPull = func(n int) {
+			if n == 1 {
+				os.Rename(l.squid.AccessLog, l.squid.AccessLog+".1")
+				l.squid.RotateLogs()
+			}
+		}
+		defer func() { l.prober.afterPull = nil }()
+		checkResult(t, probe(), "", [2]string{"TCP_MISS", "TCP_MEM_HIT"})
+	})
+	t.Run("log not followed", func(t *testing.T) {
+		blind := l.proberWith(func(p *Prober) { p.Log = &accesslog.Hub{} })
+		target := l.target("public", l.quay.Public, "ubi9/ubi", false)
+		checkResult(t, blind.Probe(context.Background(), target), ReasonLogUnavailable, [2]string{})
+	})
+	t.Run("upstream down", func(t *testing.T) {
+		target := l.target("quay", l.quay.Registry, "org/public", false)
+		l.quay.StopCDN()
+		r := l.prober.Probe(context.Background(), target)
+		checkResult(t, r, ReasonUpstream, [2]string{})
+		if !strings.Contains(r.Err.Error(), "ERR_CONNECT_FAIL") || strings.Contains(r.Err.Error(), "X-Amz-Signature") {
+			t.Errorf("the error should name Squid's error and hide the signature: %v", r.Err)
+		}
+	})
+	t.Run("squid hung", func(t *testing.T) {
+		l.squid.Pause()
+		defer l.squid.Resume()
+		slow := *public
+		slow.Timeout = 500 * time.Millisecond
+		checkResult(t, l.prober.Probe(context.Background(), &slow), ReasonTimeout, [2]string{})
+	})
+	t.Run("squid down", func(t *testing.T) {
+		l.squid.Stop()
+		checkResult(t, probe(), ReasonProxyUnreachable, [2]string{})
+	})
+}

@@ -1,0 +1,101 @@
+package prober
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Scheduler runs every target's rounds in the background, each on its own
+// interval with jitter, and keeps the latest verdicts as metrics.
+type Scheduler struct {
+	Prober  *Prober
+	Targets []Target
+	Logger  log.Logger
+
+	mu          sync.Mutex
+	last        map[string]*Result
+	lastSuccess map[string]time.Time
+	rounds      map[string]int
+	failures    map[string]map[Reason]int
+}
+
+// Run probes until ctx ends.
+func (s *Scheduler) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for i := range s.Targets {
+		t := &s.Targets[i]
+		wg.Go(func() { s.loop(ctx, t) })
+	}
+	wg.Wait()
+}
+
+func (s *Scheduler) loop(ctx context.Context, t *Target) {
+	// Start soon, but not all targets at once.
+	wait := jitter(min(t.Interval, 10*time.Second), 1)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		s.Record(s.Prober.Probe(ctx, t))
+		wait = jitter(t.Interval, 0.1)
+	}
+}
+
+// jitter returns d, moved by up to ±fraction of itself.
+func jitter(d time.Duration, fraction float64) time.Duration {
+	return time.Duration(float64(d) * (1 + fraction*(2*rand.Float64()-1)))
+}
+
+// Record keeps a round's verdict and logs a failure.
+func (s *Scheduler) Record(r *Result) {
+	if !r.Success {
+		level.Warn(s.Logger).Log("msg", "probe failed", "target", r.Target, "reason", r.Reason, "err", r.Err, "codes", r.Codes[0]+","+r.Codes[1])
+	} else {
+		level.Debug(s.Logger).Log("msg", "probe passed", "target", r.Target, "codes", r.Codes[0]+","+r.Codes[1], "duration", r.Total)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last == nil {
+		s.last, s.lastSuccess, s.rounds, s.failures = map[string]*Result{}, map[string]time.Time{}, map[string]int{}, map[string]map[Reason]int{}
+	}
+	s.last[r.Target] = r
+	s.rounds[r.Target]++
+	if r.Success {
+		s.lastSuccess[r.Target] = r.Finished
+	} else {
+		if s.failures[r.Target] == nil {
+			s.failures[r.Target] = map[Reason]int{}
+		}
+		s.failures[r.Target][r.Reason]++
+	}
+}
+
+// Describe sends nothing: an unchecked collector.
+func (s *Scheduler) Describe(chan<- *prometheus.Desc) {}
+
+// Collect sends the latest verdict of every target that has had a round,
+// and the counts of rounds and failures of every target.
+func (s *Scheduler) Collect(ch chan<- prometheus.Metric) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.Targets {
+		if r := s.last[t.Name]; r != nil {
+			r.collect(ch)
+		}
+		if at, ok := s.lastSuccess[t.Name]; ok {
+			ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, float64(at.UnixMilli())/1000, t.Name)
+		}
+		ch <- prometheus.MustNewConstMetric(roundsDesc, prometheus.CounterValue, float64(s.rounds[t.Name]), t.Name)
+		for _, reason := range Reasons {
+			ch <- prometheus.MustNewConstMetric(failuresDesc, prometheus.CounterValue, float64(s.failures[t.Name][reason]), t.Name, string(reason))
+		}
+	}
+}
