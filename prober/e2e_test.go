@@ -91,7 +91,7 @@ func TestProbeVerdicts(t *testing.T) {
 		lab    *lab
 		target func(l *lab) *Target
 		before func(t *testing.T, l *lab, target *Target) // breaks something
-		reason Reason                                      // "" for a pass
+		reason Reason                                     // "" for a pass
 		codes  [2]string
 		cdn    int // CDN GETs the round should cause, when not 0
 	}{
