@@ -1,111 +1,79 @@
 // Command squid-cache-exporter exports a Squid caching proxy's state to
-// Prometheus.
+// Prometheus and probes that its cache serves container image blobs.
 package main
 
 import (
 	"fmt"
-	"net/http"
 	"os"
 	"runtime/debug"
-	"strings"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
-	"github.com/go-kit/log/level"
-	"github.com/prometheus/client_golang/prometheus"
-	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
-
-	"github.com/squid-cache-exporter/squid-cache-exporter/cachemgr"
-	"github.com/squid-cache-exporter/squid-cache-exporter/collector"
-	"github.com/squid-cache-exporter/squid-cache-exporter/exporter"
 )
 
 const program = "squid-cache-exporter"
 
+// options are the parsed flags.
+type options struct {
+	squidAddress, passwordFile string
+	timeout                    time.Duration
+	metricsPath                string
+	web                        *web.FlagConfig
+	logLevel, logFormat        string
+	probe                      probeOptions
+}
+
+type probeOptions struct {
+	config, proxy, caFile string
+	accessLog, listen     string
+	echo                  bool
+	logWait               time.Duration
+	exporterURLs          []string
+	oneShotTimeout        time.Duration
+}
+
 func main() {
 	app := kingpin.CommandLine
-	app.Name, app.Help = program, "Exports a Squid caching proxy's state to Prometheus."
-	var (
-		squidAddress = app.Flag("squid.address", "Squid's http_port, where its cache manager answers.").
-				Default("http://127.0.0.1:3128").String()
-		passwordFile = app.Flag("squid.password-file", "File holding the cache manager password (cachemgr_passwd).").
-				String()
-		timeout = app.Flag("squid.timeout", "Longest a scrape of Squid may take; a shorter Prometheus scrape timeout wins.").
-			Default("10s").Duration()
-		metricsPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
-		webConfig   = kingpinflag.AddFlags(app, ":9301")
-		logLevel    = app.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error.").
-				Default("info").Enum("debug", "info", "warn", "error")
-		logFormat = app.Flag("log.format", "Output format of log messages: logfmt, json.").
-				Default("logfmt").Enum("logfmt", "json")
-	)
+	app.Name, app.Help = program, "Exports a Squid caching proxy's state to Prometheus, and probes that its cache serves blobs."
+	var o options
+	app.Flag("squid.address", "Squid's http_port, where its cache manager answers.").Default("http://127.0.0.1:3128").StringVar(&o.squidAddress)
+	app.Flag("squid.password-file", "File holding the cache manager password (cachemgr_passwd).").StringVar(&o.passwordFile)
+	app.Flag("squid.timeout", "Longest a scrape of Squid may take; a shorter Prometheus scrape timeout wins.").Default("10s").DurationVar(&o.timeout)
+	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.metricsPath)
+	o.web = kingpinflag.AddFlags(app, ":9301")
+	app.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error.").Default("info").EnumVar(&o.logLevel, "debug", "info", "warn", "error")
+	app.Flag("log.format", "Output format of log messages: logfmt, json.").Default("logfmt").EnumVar(&o.logFormat, "logfmt", "json")
+	app.Flag("probe.config", "Probe targets (YAML). Without it, nothing is probed.").StringVar(&o.probe.config)
+	app.Flag("probe.proxy-url", "The Squid the probe pulls through (default: --squid.address).").StringVar(&o.probe.proxy)
+	app.Flag("probe.ca-file", "PEM bundle the probe trusts besides the system roots: Squid's ssl-bump CA.").StringVar(&o.probe.caFile)
+	app.Flag("probe.access-log", "Squid's access log file (native squid format) to follow.").StringVar(&o.probe.accessLog)
+	app.Flag("probe.access-log.listen-address", "Receive Squid's access log on this TCP address (access_log tcp://HOST:PORT squid).").StringVar(&o.probe.listen)
+	app.Flag("probe.access-log.echo", "Copy received access log lines to stdout, so kubectl logs shows them.").BoolVar(&o.probe.echo)
+	app.Flag("probe.log-wait", "How long a round waits for the access log to show its pulls.").Default("3s").DurationVar(&o.probe.logWait)
+	app.Command("serve", "Serve metrics and /probe, and probe in the background (the default).").Default()
+	probeCmd := app.Command("probe", "Run every probe target once, print a verdict for each, exit 1 if any fails.")
+	probeCmd.Flag("exporter-url", "Ask the exporter sidecar at this URL to probe (repeatable); a name with several addresses, "+
+		"like a headless service, means every replica. Without it, probe from here.").StringsVar(&o.probe.exporterURLs)
+	probeCmd.Flag("timeout", "Longest the whole one-shot probe may take.").Default("5m").DurationVar(&o.probe.oneShotTimeout)
 	app.DefaultEnvars() // every flag also reads SQUID_CACHE_EXPORTER_<FLAG>
 	app.Version(version.Print(program))
 	app.HelpFlag.Short('h')
-	kingpin.MustParse(app.Parse(os.Args[1:]))
+	command := kingpin.MustParse(app.Parse(os.Args[1:]))
 	if os.Getenv("GOGC") == "" {
 		// The live heap is about 4 MiB; collecting at 50% growth instead of
 		// 100% costs little CPU and keeps the sidecar under 20 MiB resident.
 		debug.SetGCPercent(50)
 	}
-
-	logger, slogger, err := newLogger(*logLevel, *logFormat)
+	logger, slogger, err := newLogger(o.logLevel, o.logFormat)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	password, err := readPassword(*passwordFile)
-	if err != nil {
-		level.Error(logger).Log("msg", "cannot read the cache manager password", "err", err)
-		os.Exit(2)
+	if command == probeCmd.FullCommand() {
+		os.Exit(probeOnce(o, logger))
 	}
-	client, err := cachemgr.NewClient(*squidAddress, password)
-	if err != nil {
-		level.Error(logger).Log("msg", "bad --squid.address", "err", err)
-		os.Exit(2)
-	}
-	squid, err := collector.New(client, collector.EnabledReports(), logger)
-	if err != nil {
-		level.Error(logger).Log("msg", "bad collector flags", "err", err)
-		os.Exit(2)
-	}
-
-	prometheus.MustRegister(versioncollector.NewCollector("squid_exporter"))
-	http.Handle(*metricsPath, exporter.MetricsHandler(squid, prometheus.DefaultGatherer, *timeout, logger))
-	if *metricsPath != "/" {
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        "Squid Cache Exporter",
-			Description: "Prometheus exporter for the Squid caching proxy",
-			Version:     version.Info(),
-			Links:       []web.LandingLinks{{Address: *metricsPath, Text: "Metrics"}},
-		})
-		if err != nil {
-			level.Error(logger).Log("msg", "cannot build the landing page", "err", err)
-			os.Exit(1)
-		}
-		http.Handle("/", landing)
-	}
-
-	level.Info(logger).Log("msg", "starting "+program, "version", version.Info(), "squid", *squidAddress,
-		"reports", strings.Join(collector.EnabledReports(), ","), "password", *passwordFile != "")
-	server := &http.Server{}
-	if err := web.ListenAndServe(server, webConfig, slogger); err != nil {
-		level.Error(logger).Log("msg", "server stopped", "err", err)
-		os.Exit(1)
-	}
-}
-
-// readPassword reads the cache manager password; an empty path means none.
-// Only the file name may be logged, never its content.
-func readPassword(path string) (string, error) {
-	if path == "" {
-		return "", nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimRight(string(b), "\r\n"), nil
+	os.Exit(serve(o, logger, slogger))
 }

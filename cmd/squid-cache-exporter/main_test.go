@@ -69,7 +69,7 @@ func TestBinaryServesMetricsThatPromtoolAccepts(t *testing.T) {
 	os.WriteFile(pwFile, []byte(password+"\n"), 0o600)
 	p := startBinary(t, "--squid.address="+squid.URL, "--squid.password-file="+pwFile)
 
-	landing := get(t, p.URL+"/")
+	landing := httpGet(t, p.URL+"/")
 	if !strings.Contains(landing, "Squid Cache Exporter") || !strings.Contains(landing, `href="/metrics"`) {
 		t.Errorf("landing page:\n%s", landing)
 	}
@@ -94,7 +94,7 @@ func TestBinaryMemoryStaysSmall(t *testing.T) {
 	p := startBinary(t, "--squid.address="+squid.URL)
 	// Far more often than once a second: 500 scrapes back to back.
 	for i := 0; i < 500; i++ {
-		get(t, p.URL+"/metrics")
+		httpGet(t, p.URL+"/metrics")
 	}
 	peak := statusKiB(t, p.cmd.Process.Pid, "VmHWM")
 	t.Logf("peak resident memory after 500 scrapes: %d KiB", peak)
@@ -121,7 +121,7 @@ func TestBinaryRejectsBadFlags(t *testing.T) {
 	}
 }
 
-func get(t *testing.T, url string) string {
+func httpGet(t *testing.T, url string) string {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {

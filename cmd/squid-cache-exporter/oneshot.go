@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-kit/log"
+)
+
+// Exit codes of the probe command.
+const (
+	exitPass   = 0
+	exitFail   = 1 // a check failed
+	exitConfig = 2 // the probe could not be set up
+)
+
+// probeOnce runs every target once and prints a verdict for each. With
+// --exporter-url it asks each replica's sidecar, whose Squid served the
+// pulls and whose log says how; otherwise it probes from here.
+func probeOnce(o options, logger log.Logger) int {
+	ctx, cancel := context.WithTimeout(context.Background(), o.probe.oneShotTimeout)
+	defer cancel()
+	if len(o.probe.exporterURLs) > 0 {
+		return probeReplicas(ctx, o.probe.exporterURLs)
+	}
+	if o.probe.config == "" {
+		fmt.Fprintln(os.Stderr, "probe: give --probe.config (probe from here) or --exporter-url (ask the sidecars)")
+		return exitConfig
+	}
+	scheduler, start, err := newScheduler(o, logger)
+	if err == nil {
+		err = start(ctx)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "probe:", err)
+		return exitConfig
+	}
+	time.Sleep(100 * time.Millisecond) // the follower starts at the log's end
+	code := exitPass
+	for i := range scheduler.Targets {
+		r := scheduler.Prober.Probe(ctx, &scheduler.Targets[i])
+		fmt.Println(r)
+		if !r.Success {
+			code = exitFail
+		}
+	}
+	return code
+}
+
+// probeReplicas asks every replica behind each URL to probe every target.
+func probeReplicas(ctx context.Context, urls []string) int {
+	code := exitPass
+	for _, raw := range urls {
+		replicas, err := replicasOf(ctx, raw)
+		if err != nil {
+			fmt.Printf("FAIL %s: %v\n", raw, err)
+			code = exitFail
+			continue
+		}
+		for _, replica := range replicas {
+			if !probeReplica(ctx, replica) {
+				code = exitFail
+			}
+		}
+	}
+	return code
+}
+
+// replicasOf turns http://name:port into one URL per address of name.
+func replicasOf(ctx context.Context, raw string) ([]string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("not a URL: %q", raw)
+	}
+	addrs, err := net.DefaultResolver.LookupHost(ctx, u.Hostname())
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, a := range addrs {
+		r := *u
+		r.Host = net.JoinHostPort(a, u.Port())
+		out = append(out, strings.TrimSuffix(r.String(), "/"))
+	}
+	return out, nil
+}
+
+// probeReplica prints the replica's verdict for each of its targets.
+func probeReplica(ctx context.Context, replica string) bool {
+	var names []string
+	if err := getJSON(ctx, replica+"/probe/targets", &names); err != nil {
+		fmt.Printf("FAIL replica %s: cannot list its targets: %v\n", replica, err)
+		return false
+	}
+	ok := true
+	for _, name := range names {
+		body, err := get(ctx, replica+"/probe?debug=true&target="+url.QueryEscape(name))
+		if err != nil {
+			body = fmt.Sprintf("FAIL %s: %v", name, err)
+		}
+		fmt.Printf("replica %s: %s\n", replica, strings.TrimSpace(body))
+		ok = ok && strings.HasPrefix(body, "PASS")
+	}
+	return ok
+}
+
+func getJSON(ctx context.Context, u string, v any) error {
+	body, err := get(ctx, u)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal([]byte(body), v)
+}
+
+func get(ctx context.Context, u string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	return string(b), nil
+}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/quaytest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
+)
+
+// probeLab is a bumping Squid before the quay emulation, with a probe
+// config holding a target that passes and one that cannot be cached.
+type probeLab struct {
+	squid              *squidtest.Squid
+	bumpCA, config     string
+	passing, notCached string // configs with one target each
+}
+
+func newProbeLab(t *testing.T) *probeLab {
+	quay := quaytest.Start(t, nil)
+	bump := pkitest.NewCA(t, "bump CA")
+	squid := squidtest.Start(t, squidtest.Options{Hosts: quay.Hosts, BumpCA: bump, OriginCA: quay.CA})
+	dir := t.TempDir()
+	l := &probeLab{squid: squid, bumpCA: filepath.Join(dir, "bump.pem")}
+	bump.WriteCert(t, l.bumpCA)
+	public, _ := quay.RandomBlob(100 << 10)
+	redirected, _ := quay.RandomBlob(100 << 10)
+	write := func(name, body string) string {
+		path := filepath.Join(dir, name)
+		os.WriteFile(path, []byte(body), 0o644)
+		return path
+	}
+	pass := fmt.Sprintf("- name: ubi\n  blob: %s/ubi9/ubi@%s\n", quay.Public, public)
+	fail := fmt.Sprintf("- name: quay\n  blob: %s/org/public@%s\n", quay.Registry, redirected)
+	l.passing = write("pass.yml", "targets:\n"+pass)
+	l.notCached = write("fail.yml", "targets:\n"+pass+fail)
+	return l
+}
+
+func (l *probeLab) flags(config string) []string {
+	return []string{"--probe.config=" + config, "--probe.proxy-url=" + l.squid.URL,
+		"--probe.ca-file=" + l.bumpCA, "--probe.access-log=" + l.squid.AccessLog, "--squid.address=" + l.squid.URL}
+}
+
+func runProbe(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	out, err := exec.Command(binary, append([]string{"probe"}, args...)...).CombinedOutput()
+	code := 0
+	if exit, ok := err.(*exec.ExitError); ok {
+		code = exit.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, string(out)
+}
+
+func TestOneShotProbeFromHere(t *testing.T) {
+	l := newProbeLab(t)
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  []string
+	}{
+		{"every target passes", l.flags(l.passing), exitPass, []string{"PASS ubi", "second pull TCP_MEM_HIT"}},
+		{"one target is not cached", l.flags(l.notCached), exitFail, []string{"PASS ubi", "FAIL quay: not_cached", "second pull TCP_MISS"}},
+		{"no config", nil, exitConfig, []string{"give --probe.config"}},
+		{"no access log", []string{"--probe.config=" + l.passing}, exitConfig, []string{"set --probe.access-log"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out := runProbe(t, tt.args...)
+			if code != tt.wantCode {
+				t.Errorf("exit code %d, want %d\n%s", code, tt.wantCode, out)
+			}
+			for _, want := range tt.wantOut {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+		})
+	}
+}
+
+// The helm test pod cannot read the Squid pod's log: it asks the sidecar,
+// which probes through its own Squid and reads its own log.
+func TestOneShotProbeAsksTheSidecar(t *testing.T) {
+	l := newProbeLab(t)
+	sidecar := startBinary(t, l.flags(l.notCached)...)
+	code, out := runProbe(t, "--exporter-url="+sidecar.URL)
+	if code != exitFail || !strings.Contains(out, "PASS ubi") || !strings.Contains(out, "FAIL quay: not_cached") ||
+		!strings.Contains(out, "replica "+sidecar.URL) {
+		t.Errorf("exit code %d:\n%s", code, out)
+	}
+	if code, out := runProbe(t, "--exporter-url=http://127.0.0.1:1"); code != exitFail || !strings.Contains(out, "cannot list its targets") {
+		t.Errorf("unreachable sidecar: exit code %d:\n%s", code, out)
+	}
+}

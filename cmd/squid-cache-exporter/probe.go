@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
+	"github.com/squid-cache-exporter/squid-cache-exporter/prober"
+)
+
+// newScheduler builds the prober from the flags. start begins reading the
+// access log, which must happen before the first round.
+func newScheduler(o options, logger log.Logger) (*prober.Scheduler, func(context.Context) error, error) {
+	cfg, err := prober.LoadConfig(o.probe.config)
+	if err != nil {
+		return nil, nil, err
+	}
+	proxy := o.probe.proxy
+	if proxy == "" {
+		proxy = o.squidAddress
+	}
+	proxyURL, err := url.Parse(proxy)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--probe.proxy-url: %w", err)
+	}
+	roots, err := rootCAs(o.probe.caFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.probe.accessLog == "" && o.probe.listen == "" {
+		return nil, nil, errors.New("the prober reads Squid's access log: set --probe.access-log or --probe.access-log.listen-address")
+	}
+	hub := &accesslog.Hub{}
+	registerLogMetrics(hub)
+	p := &prober.Prober{Proxy: proxyURL, RootCAs: roots, Log: hub, LogWait: o.probe.logWait}
+	start := func(ctx context.Context) error { return startLogSources(ctx, o.probe, hub, logger) }
+	return &prober.Scheduler{Prober: p, Targets: cfg.Targets, Logger: logger}, start, nil
+}
+
+// rootCAs are the system roots plus the PEM bundle at path.
+func rootCAs(path string) (*x509.CertPool, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if path == "" {
+		return pool, nil
+	}
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--probe.ca-file: %w", err)
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--probe.ca-file: %s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
+
+// startLogSources follows the access log file and/or listens for Squid's
+// tcp logging module.
+func startLogSources(ctx context.Context, o probeOptions, hub *accesslog.Hub, logger log.Logger) error {
+	if o.accessLog != "" {
+		f := &accesslog.Follower{Path: o.accessLog, Hub: hub, Logger: logger}
+		go f.Follow(ctx)
+	}
+	if o.listen != "" {
+		l, err := net.Listen("tcp", o.listen)
+		if err != nil {
+			return fmt.Errorf("--probe.access-log.listen-address: %w", err)
+		}
+		r := &accesslog.Receiver{Hub: hub, Logger: logger}
+		if o.echo {
+			r.Echo = os.Stdout
+		}
+		go r.Serve(ctx, l)
+	}
+	return nil
+}
+
+func registerLogMetrics(hub *accesslog.Hub) {
+	prometheus.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "squid_exporter_access_log_lines_total",
+			Help: "Access log lines read."}, func() float64 { return float64(hub.Lines.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "squid_exporter_access_log_malformed_lines_total",
+			Help: "Access log lines not in Squid's native format (the prober needs access_log ... squid)."},
+			func() float64 { return float64(hub.Malformed.Load()) }),
+	)
+}
