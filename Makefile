@@ -12,7 +12,7 @@ LDFLAGS   := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) \
              -X $(PKG).Branch=$(BRANCH) -X $(PKG).BuildUser=$(shell id -un)@$(shell hostname) \
              -X $(PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 # Debian packages the end-to-end tests run for real.
-TEST_PACKAGES := squid-openssl squidclient prometheus curl ca-certificates
+TEST_PACKAGES := squid-openssl squidclient prometheus skopeo curl ca-certificates
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build run test test-deps vet fmt-check bench fuzz clean

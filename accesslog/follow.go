@@ -24,7 +24,7 @@ const maxLine = 64 << 10
 type Follower struct {
 	Path   string
 	Hub    *Hub
-	Poll   time.Duration // how often to look for new lines; default 100ms
+	Poll   time.Duration // how often to look for new lines; default 25ms
 	Logger log.Logger
 
 	Rotations atomic.Uint64 // rotations and truncations seen
@@ -34,7 +34,9 @@ type Follower struct {
 func (f *Follower) Follow(ctx context.Context) error {
 	poll := f.Poll
 	if poll <= 0 {
-		poll = 100 * time.Millisecond
+		// A probe round waits for its lines; a read of nothing new costs
+		// two system calls.
+		poll = 25 * time.Millisecond
 	}
 	t := &tail{f: f, lines: newSplitter(f.Hub, nil), chunk: make([]byte, 32<<10)}
 	defer t.close()
@@ -48,6 +50,7 @@ func (f *Follower) Follow(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-ticker.C:
+		case <-f.Hub.wakeups():
 		}
 	}
 }

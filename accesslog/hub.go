@@ -17,6 +17,15 @@ type Hub struct {
 
 	Lines     atomic.Uint64 // lines published
 	Malformed atomic.Uint64 // lines not in the native squid format
+
+	wakeOnce sync.Once
+	wake     chan struct{}
+}
+
+// wakeups tells a polling source that a watch is waiting for lines now.
+func (h *Hub) wakeups() chan struct{} {
+	h.wakeOnce.Do(func() { h.wake = make(chan struct{}, 1) })
+	return h.wake
 }
 
 // publish hands one line, without its newline, to the watches, parsing it
@@ -90,6 +99,10 @@ func (w *Watch) Wait(ctx context.Context, done func([]Record) bool) ([]Record, e
 		records := w.Records()
 		if done(records) {
 			return records, nil
+		}
+		select { // a follower reads now rather than at its next poll
+		case w.hub.wakeups() <- struct{}{}:
+		default:
 		}
 		select {
 		case <-w.changed:

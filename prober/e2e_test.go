@@ -5,10 +5,13 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,7 +36,7 @@ type lab struct {
 
 const alice, alicePassword = "alice", "alice-pw"
 
-func newLab(t *testing.T, storeID string) *lab {
+func newLab(t testing.TB, storeID string) *lab {
 	t.Helper()
 	quay := quaytest.Start(t, map[string]string{alice: alicePassword})
 	quay.MakePrivate("org/private")
@@ -50,16 +53,16 @@ func newLab(t *testing.T, storeID string) *lab {
 }
 
 // follow tails path into hub until the test ends.
-func follow(t *testing.T, path string, hub *accesslog.Hub) {
+func follow(t testing.TB, path string, hub *accesslog.Hub) {
 	ctx, cancel := context.WithCancel(context.Background())
-	f := &accesslog.Follower{Path: path, Hub: hub, Poll: 10 * time.Millisecond, Logger: log.NewNopLogger()}
+	f := &accesslog.Follower{Path: path, Hub: hub, Logger: log.NewNopLogger()} // the default poll, as deployed
 	done := make(chan struct{})
 	go func() { f.Follow(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	time.Sleep(30 * time.Millisecond) // opened, at the end
 }
 
-func writeDockerConfig(t *testing.T, registry, user, password string) string {
+func writeDockerConfig(t testing.TB, registry, user, password string) string {
 	path := filepath.Join(t.TempDir(), "config.json")
 	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
 	os.WriteFile(path, []byte(fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, registry, auth)), 0o600)
@@ -196,4 +199,45 @@ func TestProbeFaults(t *testing.T) {
 		l.squid.Stop()
 		checkResult(t, probe(), ReasonProxyUnreachable, [2]string{})
 	})
+}
+
+// Squid sends its log over TCP (access_log tcp://...): the sidecar needs no
+// shared file.
+func TestProbeWithTCPLog(t *testing.T) {
+	quay := quaytest.Start(t, nil)
+	bump := pkitest.NewCA(t, "squid bump CA")
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := &accesslog.Hub{}
+	var echo strings.Builder
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		(&accesslog.Receiver{Hub: hub, Echo: &lockedWriter{w: &echo}, Logger: log.NewNopLogger()}).Serve(ctx, listener)
+		close(done)
+	}()
+	squid := squidtest.Start(t, squidtest.Options{Hosts: quay.Hosts, BumpCA: bump, OriginCA: quay.CA,
+		Extra: []string{"access_log tcp://" + listener.Addr().String() + " logformat=squid on-error=drop"}})
+	proxy, _ := url.Parse(squid.URL)
+	l := &lab{quay: quay, squid: squid, bump: bump, prober: &Prober{Proxy: proxy, RootCAs: bump.Pool(), Log: hub, LogWait: time.Second}}
+	r := l.prober.Probe(context.Background(), l.target("public", quay.Public, "ubi9/ubi", false))
+	checkResult(t, r, "", [2]string{"TCP_MISS", "TCP_MEM_HIT"})
+	cancel()
+	<-done
+	if !strings.Contains(echo.String(), "TCP_MEM_HIT/200") {
+		t.Errorf("received lines were not echoed:\n%s", echo.String())
+	}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

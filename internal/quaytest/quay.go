@@ -28,8 +28,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
 )
@@ -212,4 +215,28 @@ func cacheableBlobs(next http.Handler) http.Handler {
 func Digest(data []byte) v1.Hash {
 	sum := sha256.Sum256(data)
 	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+}
+
+// Push writes img to repo on host (Registry or Public) directly, not through
+// Squid, as admin, and returns its digest reference.
+func (q *Quay) Push(t testing.TB, host, repo string, img v1.Image) name.Digest {
+	t.Helper()
+	ref, err := name.ParseReference(host + "/" + repo + ":latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dialer := &net.Dialer{}
+	direct := &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: q.CA.Pool()},
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			h, p, _ := net.SplitHostPort(addr)
+			return dialer.DialContext(ctx, network, net.JoinHostPort(addresses[h], p))
+		},
+	}
+	auth := authn.FromConfig(authn.AuthConfig{Username: Admin, Password: AdminPassword})
+	if err := remote.Write(ref, img, remote.WithTransport(direct), remote.WithAuth(auth)); err != nil {
+		t.Fatalf("push %s: %v", ref, err)
+	}
+	d, _ := img.Digest()
+	return ref.Context().Digest(d.String())
 }
