@@ -52,9 +52,12 @@ bench:
 
 # Runs each fuzz target for FUZZTIME (the seed corpus already runs in make test).
 FUZZTIME ?= 30s
+FUZZ_PACKAGES := ./cachemgr ./accesslog
 fuzz:
-	@for target in $$($(GO) test -list '^Fuzz' ./cachemgr | grep ^Fuzz); do \
-	  $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) ./cachemgr || exit 1; \
+	@for pkg in $(FUZZ_PACKAGES); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep ^Fuzz); do \
+	    $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
 	done
 
 clean:

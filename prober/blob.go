@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,6 +62,7 @@ func (p *Prober) Probe(ctx context.Context, t *Target) *Result {
 		r.Success = true
 	}
 	r.Total, r.Finished = time.Since(start), time.Now()
+	r.ProxyRequests = int(ro.sent.Load())
 	return r
 }
 
@@ -70,9 +72,14 @@ type round struct {
 	t      *Target
 	r      *Result
 	client atomic.Pointer[string] // our address as Squid logs it
+	sent   atomic.Int64           // requests Squid counts, CONNECTs included
 }
 
 func (ro *round) gotConn(info httptrace.GotConnInfo) {
+	ro.sent.Add(1)
+	if !info.Reused {
+		ro.sent.Add(1) // the CONNECT that opened it
+	}
 	if host, _, err := net.SplitHostPort(info.Conn.LocalAddr().String()); err == nil {
 		ro.client.CompareAndSwap(nil, &host)
 	}
@@ -254,6 +261,9 @@ func (ro *round) matchLog(ctx context.Context, watch *accesslog.Watch, pulls [2]
 	found := deliveries(lines, pulls[0].start)
 	for i := 0; i < len(found) && i < 2; i++ {
 		ro.r.Codes[i] = found[i].Result
+		if strings.Contains(found[i].Result, "HIT") {
+			ro.r.ProxyHits++
+		}
 	}
 	if err != nil {
 		return failf(ReasonLogUnavailable, "Squid's access log showed %d of the 2 pulls within %s: is the log followed or received (see --probe.access-log)?", len(found), wait)

@@ -19,6 +19,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
+	"github.com/squid-cache-exporter/squid-cache-exporter/cachemgr"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/quaytest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
@@ -240,4 +241,41 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// What a round reports it added to Squid's counters is what Squid counted,
+// so dashboards can leave the prober out of the hit ratio exactly.
+func TestProbeAccountsForItsOwnRequests(t *testing.T) {
+	l := newLab(t, squidtest.StripQueryStoreID)
+	mgr, err := cachemgr.NewClient(l.squid.URL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	counters := func() *cachemgr.Counters {
+		body, err := mgr.Fetch(context.Background(), "counters")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := cachemgr.ParseCounters(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for _, target := range []*Target{
+		l.target("public", l.quay.Public, "ubi9/ubi", false),
+		l.target("private", l.quay.Registry, "org/private", true),
+	} {
+		before := counters()
+		r := l.prober.Probe(context.Background(), target)
+		after := counters()
+		// The first counters request completed before the second, so Squid
+		// counted it too.
+		if got := after.Client.Requests - before.Client.Requests - 1; got != float64(r.ProxyRequests) {
+			t.Errorf("%s: Squid counted %v requests, the round reports %d", target.Name, got, r.ProxyRequests)
+		}
+		if got := after.ClientHits - before.ClientHits; got != float64(r.ProxyHits) || r.ProxyHits != 1 {
+			t.Errorf("%s: Squid counted %v hits, the round reports %d", target.Name, got, r.ProxyHits)
+		}
+	}
 }

@@ -23,6 +23,8 @@ type Scheduler struct {
 	lastSuccess map[string]time.Time
 	rounds      map[string]int
 	failures    map[string]map[Reason]int
+	requests    map[string]int
+	hits        map[string]int
 }
 
 // Run probes until ctx ends.
@@ -64,10 +66,13 @@ func (s *Scheduler) Record(r *Result) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.last == nil {
-		s.last, s.lastSuccess, s.rounds, s.failures = map[string]*Result{}, map[string]time.Time{}, map[string]int{}, map[string]map[Reason]int{}
+		s.last, s.lastSuccess, s.failures = map[string]*Result{}, map[string]time.Time{}, map[string]map[Reason]int{}
+		s.rounds, s.requests, s.hits = map[string]int{}, map[string]int{}, map[string]int{}
 	}
 	s.last[r.Target] = r
 	s.rounds[r.Target]++
+	s.requests[r.Target] += r.ProxyRequests
+	s.hits[r.Target] += r.ProxyHits
 	if r.Success {
 		s.lastSuccess[r.Target] = r.Finished
 	} else {
@@ -94,6 +99,8 @@ func (s *Scheduler) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, float64(at.UnixMilli())/1000, t.Name)
 		}
 		ch <- prometheus.MustNewConstMetric(roundsDesc, prometheus.CounterValue, float64(s.rounds[t.Name]), t.Name)
+		ch <- prometheus.MustNewConstMetric(proxyRequestsDesc, prometheus.CounterValue, float64(s.requests[t.Name]), t.Name)
+		ch <- prometheus.MustNewConstMetric(proxyHitsDesc, prometheus.CounterValue, float64(s.hits[t.Name]), t.Name)
 		for _, reason := range Reasons {
 			ch <- prometheus.MustNewConstMetric(failuresDesc, prometheus.CounterValue, float64(s.failures[t.Name][reason]), t.Name, string(reason))
 		}

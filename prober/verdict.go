@@ -62,6 +62,11 @@ type Result struct {
 	DigestMatch bool
 	Bytes       int64 // size of the blob as pulled
 	Finished    time.Time
+
+	// What the round added to Squid's own counters, so that dashboards can
+	// leave the prober out of the hit ratio: requests (a CONNECT for each
+	// new connection, then each request in it) and hits Squid logged.
+	ProxyRequests, ProxyHits int
 }
 
 func (r *Result) fail(reason Reason, err error) *Result {
