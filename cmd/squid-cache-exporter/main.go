@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/logging"
 )
 
 const program = "squid-cache-exporter"
@@ -67,7 +69,7 @@ func main() {
 		// 100% costs little CPU and keeps the sidecar under 20 MiB resident.
 		debug.SetGCPercent(50)
 	}
-	logger, slogger, err := newLogger(o.logLevel, o.logFormat)
+	logger, slogger, err := logging.New(o.logLevel, o.logFormat)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)

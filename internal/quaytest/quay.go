@@ -13,6 +13,7 @@
 package quaytest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -27,6 +28,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -130,7 +132,8 @@ func (q *Quay) RandomBlob(size int) (v1.Hash, []byte) {
 	return q.AddBlob(data), data
 }
 
-// CDNGets is how many times the CDN served the blob.
+// CDNGets is how many times the CDN delivered the blob (ranged checks not
+// counted).
 func (q *Quay) CDNGets(h v1.Hash) int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -148,6 +151,14 @@ func (q *Quay) isPoisoned(hex string) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.poisoned[hex]
+}
+
+// SignedURL is a CDN URL for h as quay's redirect gives it; signedAgo
+// dates its signature in the past (past X-Amz-Expires, it has expired).
+func (q *Quay) SignedURL(h v1.Hash, signedAgo time.Duration) string {
+	s := *q.signer
+	s.now = func() time.Time { return time.Now().Add(-signedAgo) }
+	return s.sign("https://" + q.CDN + cdnPath(h))
 }
 
 // StopCDN takes the CDN down: connections to it are refused.
@@ -191,13 +202,17 @@ func (q *Quay) serveCDN(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "NoSuchKey", http.StatusNotFound)
 		return
 	}
-	q.mu.Lock()
-	q.cdnGets[hexDigest]++
-	q.mu.Unlock()
+	if r.Header.Get("Range") == "" { // a ranged GET is an authorization check, not a delivery
+		q.mu.Lock()
+		q.cdnGets[hexDigest]++
+		q.mu.Unlock()
+	}
+	// Fresh for a year, but not "public": Squid does not cache it for a
+	// request that carries Authorization, as clients' CDN requests do.
 	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	w.Header().Set("Cache-Control", "max-age=31536000, immutable")
 	w.Header().Set("ETag", `"`+hexDigest[:32]+`"`)
-	w.Write(data)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
 }
 
 // cacheableBlobs marks blob responses cacheable, as registries do for

@@ -57,7 +57,7 @@ func config(dir string, port int, opts Options) string {
 	// Extra lines come before the access rules so that they can add rules
 	// that win.
 	for _, l := range opts.Extra {
-		line("%s", l)
+		line("%s", strings.ReplaceAll(l, "{dir}", dir))
 	}
 	line("http_access allow localhost manager")
 	line("http_access deny manager")

@@ -32,6 +32,8 @@ type Options struct {
 	// Hosts become Squid's hosts_file, name to loopback address.
 	Hosts map[string]string
 	// Extra lines for the config; they come before its http_access rules.
+	// "{dir}" in them stands for the Squid's directory (with its hosts file
+	// "hosts" and, when bumping, "origin-ca.pem").
 	Extra []string
 	// BumpCA, when set, makes the port an ssl-bump port whose generated
 	// certificates this CA signs; Squid then trusts OriginCA upstream.

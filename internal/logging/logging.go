@@ -1,4 +1,6 @@
-package main
+// Package logging builds the project's go-kit loggers from --log.level and
+// --log.format.
+package logging
 
 import (
 	"fmt"
@@ -10,10 +12,10 @@ import (
 	sloggokit "github.com/tjhop/slog-gokit"
 )
 
-// newLogger builds the project's go-kit logger and a slog bridge for
+// New builds the project's go-kit logger and a slog bridge for
 // exporter-toolkit. The bridge gets the base logger, which has no ts or
 // caller keys: the bridge adds its own, and they would otherwise repeat.
-func newLogger(levelName, format string) (log.Logger, *slog.Logger, error) {
+func New(levelName, format string) (log.Logger, *slog.Logger, error) {
 	var base log.Logger
 	switch format {
 	case "logfmt":

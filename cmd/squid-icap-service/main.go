@@ -1,0 +1,64 @@
+// Command squid-icap-service is an ICAP REQMOD service for Squid: it removes
+// Authorization from requests for CDN blob URLs, so that Squid may cache
+// their responses, and leaves every other request alone.
+//
+//	icap_enable on
+//	icap_service blob_reqmod reqmod_precache icap://127.0.0.1:1344/reqmod bypass=off
+//	adaptation_access blob_reqmod allow cdn_blobs
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/cdnurl"
+	"github.com/squid-cache-exporter/squid-cache-exporter/icap"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/logging"
+)
+
+func main() {
+	app := kingpin.New("squid-icap-service", "ICAP REQMOD service: drops Authorization from CDN blob requests so Squid may cache them.")
+	listen := app.Flag("icap.listen-address", "Address to serve ICAP on.").Default("127.0.0.1:1344").String()
+	patterns := app.Flag("url-pattern", "Regular expression of the CDN blob URLs (repeatable).").Default(cdnurl.DefaultPattern).Strings()
+	metricsAddr := app.Flag("web.listen-address", "Serve metrics here.").Default(":9302").String()
+	logLevel := app.Flag("log.level", "debug, info, warn or error.").Default("info").Enum("debug", "info", "warn", "error")
+	logFormat := app.Flag("log.format", "logfmt or json.").Default("logfmt").Enum("logfmt", "json")
+	app.DefaultEnvars()
+	kingpin.MustParse(app.Parse(os.Args[1:]))
+	logger, _, err := logging.New(*logLevel, *logFormat)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	urls, err := cdnurl.New(*patterns...)
+	if err != nil {
+		level.Error(logger).Log("msg", "bad --url-pattern", "err", err)
+		os.Exit(2)
+	}
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		level.Error(logger).Log("msg", "cannot listen for ICAP", "err", err)
+		os.Exit(1)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	server := &icap.Server{URLs: urls, Logger: logger, Metrics: icap.NewMetrics(reg)}
+	go func() {
+		err := http.ListenAndServe(*metricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		level.Error(logger).Log("msg", "metrics server stopped", "err", err)
+	}()
+	level.Info(logger).Log("msg", "serving ICAP", "address", *listen)
+	if err := server.Serve(context.Background(), l); err != nil {
+		level.Error(logger).Log("msg", "ICAP server stopped", "err", err)
+		os.Exit(1)
+	}
+}

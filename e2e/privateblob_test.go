@@ -1,0 +1,377 @@
+// Package e2e tests the private-blob caching setup end to end: a real
+// bumping Squid running the store-ID helper binary and the ICAP service, in
+// front of the quay emulation, with clients that send Authorization to the
+// CDN as container clients do.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
+	"github.com/squid-cache-exporter/squid-cache-exporter/cdnurl"
+	"github.com/squid-cache-exporter/squid-cache-exporter/icap"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/quaytest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
+)
+
+var update = flag.Bool("update", false, "rewrite the captured ICAP request in icap/testdata/")
+
+// helperBinary is the store-ID helper, built where Squid's user can run it.
+var helperBinary string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "store-id-helper")
+	if err == nil {
+		err = os.Chmod(dir, 0o755)
+	}
+	if err != nil {
+		panic(err)
+	}
+	helperBinary = filepath.Join(dir, "squid-store-id-helper")
+	if out, err := exec.Command("go", "build", "-o", helperBinary, "../cmd/squid-store-id-helper").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// cdnPattern is cdnurl.DefaultPattern for the emulated CDN's name and port,
+// without parentheses: Squid's config parser takes "cdn(" for a function.
+const cdnPattern = `^https://cdn[0-9]*\.quay\.test:[0-9]+/.+/sha256/.+/[a-f0-9]{64}`
+
+// Credentials of the two clients allowed to pull org/private.
+var users = map[string]string{"alice": "alice-pw", "bob": "bob-pw"}
+
+type setup struct {
+	quay  *quaytest.Quay
+	squid *squidtest.Squid
+	bump  *pkitest.CA
+	icap  *capture
+}
+
+// start runs the stack; helpers false leaves out the store-ID helper and
+// the ICAP service, as a plain Squid would run.
+func start(t *testing.T, helpers bool) *setup {
+	t.Helper()
+	s := &setup{quay: quaytest.Start(t, users), bump: pkitest.NewCA(t, "squid bump CA")}
+	s.quay.MakePrivate("org/private")
+	var extra []string
+	if helpers {
+		s.icap = startICAP(t)
+		extra = []string{
+			"acl cdn_blobs dstdomain " + quaytest.CDNName,
+			fmt.Sprintf("store_id_program %s --url-pattern=%s --hosts-file={dir}/hosts --ca-file={dir}/origin-ca.pem --check-timeout=5s", helperBinary, cdnPattern),
+			"store_id_children 1 startup=1 idle=1 concurrency=100",
+			"store_id_access allow cdn_blobs",
+			"store_id_access deny all",
+			"icap_enable on",
+			"icap_service blob_reqmod reqmod_precache icap://" + s.icap.addr + "/reqmod bypass=off",
+			"adaptation_access blob_reqmod allow cdn_blobs",
+			"adaptation_access blob_reqmod deny all",
+		}
+	}
+	s.squid = squidtest.Start(t, squidtest.Options{Hosts: s.quay.Hosts, BumpCA: s.bump, OriginCA: s.quay.CA, Extra: extra})
+	return s
+}
+
+// client pulls blobs like buildah: a token from the registry, the blob GET,
+// then the CDN GET with the same Authorization header.
+type client struct {
+	s          *setup
+	user, pass string
+	http       *http.Client
+}
+
+func (s *setup) client(user, pass string) *client {
+	proxy, _ := url.Parse(s.squid.URL)
+	return &client{s: s, user: user, pass: pass, http: &http.Client{
+		Timeout:       10 * time.Second,
+		Transport:     &http.Transport{Proxy: http.ProxyURL(proxy), TLSClientConfig: &tls.Config{RootCAs: s.bump.Pool()}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// token gets a pull token for repo, or fails with the registry's status.
+func (c *client) token(repo string) (string, error) {
+	req, _ := http.NewRequest(http.MethodGet, "https://"+c.s.quay.Registry+"/v2/auth?service=quay.test&scope=repository:"+repo+":pull", nil)
+	if c.user != "" {
+		req.SetBasicAuth(c.user, c.pass)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var body struct{ Token string }
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&body) != nil {
+		return "", fmt.Errorf("token: %s", resp.Status)
+	}
+	return body.Token, nil
+}
+
+// signedURL asks the registry for the blob and returns the CDN URL its
+// redirect names.
+func (c *client) signedURL(t *testing.T, repo string, h v1.Hash) (string, string) {
+	t.Helper()
+	token, err := c.token(repo)
+	if err != nil {
+		t.Fatalf("%s: %v", c.user, err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "https://"+c.s.quay.Registry+"/v2/"+repo+"/blobs/"+h.String(), nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("%s: blob GET %s: %s", c.user, repo, resp.Status)
+	}
+	return resp.Header.Get("Location"), token
+}
+
+// cdnGet GETs a CDN URL with the Authorization header clients send.
+func (c *client) cdnGet(t *testing.T, rawURL, token string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, rawURL, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, body
+}
+
+// pull is a whole authorized pull; it returns Squid's result code for the
+// CDN GET.
+func (c *client) pull(t *testing.T, repo string, h v1.Hash, want []byte) string {
+	t.Helper()
+	location, token := c.signedURL(t, repo, h)
+	status, body := c.cdnGet(t, location, token)
+	if status != http.StatusOK || !bytes.Equal(body, want) {
+		t.Fatalf("%s pulled %s: %d, %d bytes (want %d)", c.user, repo, status, len(body), len(want))
+	}
+	return c.s.lastCode(t, cdnurl.SharedKey(location))
+}
+
+// lastCode reads Squid's access log for the last line whose URL starts
+// with prefix.
+func (s *setup) lastCode(t *testing.T, prefix string) string {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		b, _ := os.ReadFile(s.squid.AccessLog)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		for i := len(lines) - 1; i >= 0; i-- {
+			var e accesslog.Entry
+			if accesslog.Parse([]byte(lines[i]), &e) == nil && strings.HasPrefix(string(e.URL), prefix) {
+				return string(e.Result)
+			}
+		}
+	}
+	t.Fatalf("no access log line for %s", prefix)
+	return ""
+}
+
+func TestPrivateBlobIsSharedBetweenAuthorizedClients(t *testing.T) {
+	s := start(t, true)
+	h, data := s.quay.RandomBlob(512 << 10)
+	alice, bob := s.client("alice", users["alice"]), s.client("bob", users["bob"])
+	if code := alice.pull(t, "org/private", h, data); code != "TCP_MISS" {
+		t.Errorf("alice's first pull: %s, want TCP_MISS", code)
+	}
+	if code := bob.pull(t, "org/private", h, data); code != "TCP_MEM_HIT" {
+		t.Errorf("bob's pull: %s, want TCP_MEM_HIT", code)
+	}
+	if n := s.quay.CDNGets(h); n != 1 {
+		t.Errorf("the CDN delivered the blob %d times, want once", n)
+	}
+	if s.icap.modified() == 0 {
+		t.Error("the ICAP service removed no Authorization header")
+	}
+	s.icap.saveFixture(t)
+}
+
+func TestPublicBlobIsShared(t *testing.T) {
+	s := start(t, true)
+	h, data := s.quay.RandomBlob(256 << 10)
+	anonymous, alice := s.client("", ""), s.client("alice", users["alice"])
+	if code := anonymous.pull(t, "org/public", h, data); code != "TCP_MISS" {
+		t.Errorf("first pull: %s, want TCP_MISS", code)
+	}
+	if code := alice.pull(t, "org/public", h, data); code != "TCP_MEM_HIT" {
+		t.Errorf("second client's pull: %s, want TCP_MEM_HIT", code)
+	}
+}
+
+// The heart of it: whoever the CDN refuses never gets the private blob's
+// bytes from the cache, whether it was cached before or after they asked.
+func TestPrivateBlobNeverLeaks(t *testing.T) {
+	attackers := []struct {
+		name string
+		url  func(s *setup, h v1.Hash, victimURL string) string
+		as   *struct{ user, pass string }
+	}{
+		{name: "no credentials, the bare blob URL", url: func(s *setup, h v1.Hash, _ string) string {
+			return cdnurl.SharedKey(s.quay.SignedURL(h, 0))
+		}},
+		{name: "wrong credentials, the bare blob URL", as: &struct{ user, pass string }{"alice", "guess"},
+			url: func(s *setup, h v1.Hash, _ string) string { return cdnurl.SharedKey(s.quay.SignedURL(h, 0)) }},
+		{name: "tampered signature", url: func(_ *setup, _ v1.Hash, victim string) string {
+			return strings.Replace(victim, "X-Amz-Signature=", "X-Amz-Signature=0", 1)
+		}},
+		{name: "expired signature", url: func(s *setup, h v1.Hash, _ string) string { return s.quay.SignedURL(h, time.Hour) }},
+	}
+	s := start(t, true)
+	for _, cachedFirst := range []bool{true, false} {
+		for _, a := range attackers {
+			name := a.name + map[bool]string{true: ", after the blob is cached", false: ", before it is cached"}[cachedFirst]
+			t.Run(name, func(t *testing.T) {
+				h, data := s.quay.RandomBlob(128 << 10)
+				alice := s.client("alice", users["alice"])
+				victimURL, _ := alice.signedURL(t, "org/private", h)
+				attacker := s.client("", "")
+				if a.as != nil {
+					attacker = s.client(a.as.user, a.as.pass)
+					if _, err := attacker.token("org/private"); err == nil {
+						t.Fatal("the registry gave a token for wrong credentials")
+					}
+				}
+				if cachedFirst {
+					alice.pull(t, "org/private", h, data)
+				}
+				status, body := attacker.cdnGet(t, a.url(s, h, victimURL), "")
+				if status != http.StatusForbidden || bytes.Contains(body, data[:64]) {
+					t.Errorf("attacker got %d and %d bytes, want the CDN's 403", status, len(body))
+				}
+				// Nothing the attacker did poisoned or took the cache.
+				code := alice.pull(t, "org/private", h, data)
+				if want := map[bool]string{true: "TCP_MEM_HIT", false: "TCP_MISS"}[cachedFirst]; code != want {
+					t.Errorf("alice's pull after the attack: %s, want %s", code, want)
+				}
+			})
+		}
+	}
+}
+
+// capture runs the ICAP service behind a listener that keeps the first
+// REQMOD request Squid sends that the service modifies.
+type capture struct {
+	addr    string
+	metrics *prometheus.Registry
+	mu      sync.Mutex
+	raw     map[net.Conn]*bytes.Buffer
+}
+
+func startICAP(t *testing.T) *capture {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &capture{addr: l.Addr().String(), metrics: prometheus.NewRegistry(), raw: map[net.Conn]*bytes.Buffer{}}
+	urls, _ := cdnurl.New(cdnPattern)
+	server := &icap.Server{URLs: urls, Logger: log.NewNopLogger(), Metrics: icap.NewMetrics(c.metrics)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { server.Serve(ctx, &recordingListener{l, c}); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return c
+}
+
+func (c *capture) modified() float64 {
+	mfs, _ := c.metrics.Gather()
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if mf.GetName() == "squid_icap_requests_total" && l.GetValue() == "modified" {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// saveFixture writes the first REQMOD with an Authorization header that
+// Squid sent, with -update.
+func (c *capture) saveFixture(t *testing.T) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, buf := range c.raw {
+		for _, req := range strings.SplitAfter(buf.String(), "\r\n\r\n") {
+			if !strings.HasPrefix(req, "REQMOD") {
+				continue
+			}
+			// The request is its ICAP head and the HTTP head after it.
+			i := strings.Index(buf.String(), req)
+			rest := buf.String()[i:]
+			parts := strings.SplitN(rest, "\r\n\r\n", 3)
+			if len(parts) < 3 || !strings.Contains(parts[1], "Authorization:") {
+				continue
+			}
+			if *update {
+				os.WriteFile("../icap/testdata/squid-5.7-reqmod.txt", []byte(parts[0]+"\r\n\r\n"+parts[1]+"\r\n\r\n"), 0o644)
+			}
+			return
+		}
+	}
+	t.Error("no REQMOD with Authorization was captured")
+}
+
+type recordingListener struct {
+	net.Listener
+	c *capture
+}
+
+func (l *recordingListener) Accept() (net.Conn, error) {
+	conn, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	buf := &bytes.Buffer{}
+	l.c.mu.Lock()
+	l.c.raw[conn] = buf
+	l.c.mu.Unlock()
+	return &recordingConn{conn, l.c, buf}, nil
+}
+
+type recordingConn struct {
+	net.Conn
+	c   *capture
+	buf *bytes.Buffer
+}
+
+func (r *recordingConn) Read(p []byte) (int, error) {
+	n, err := r.Conn.Read(p)
+	r.c.mu.Lock()
+	r.buf.Write(p[:n])
+	r.c.mu.Unlock()
+	return n, err
+}

@@ -1,0 +1,49 @@
+package icap
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Results of an ICAP request.
+const (
+	resultModified   = "modified"   // Authorization removed
+	resultUnmodified = "unmodified" // 204
+	resultOptions    = "options"
+	resultError      = "error"
+)
+
+// Metrics of the service.
+type Metrics struct {
+	requests *prometheus.CounterVec
+	duration prometheus.Histogram
+}
+
+// NewMetrics registers the service's metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "squid_icap_requests_total", Help: "ICAP requests from Squid, by method and result.",
+		}, []string{"method", "result"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "squid_icap_request_duration_seconds", Help: "Time to answer one ICAP request, once read.",
+			Buckets: prometheus.ExponentialBuckets(0.00001, 4, 10),
+		}),
+	}
+	for _, r := range []string{resultModified, resultUnmodified, resultError} {
+		m.requests.WithLabelValues("REQMOD", r)
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+func (m *Metrics) observe(method, result string, took time.Duration) {
+	if method != "OPTIONS" && method != "REQMOD" {
+		method = "other"
+	}
+	m.requests.WithLabelValues(method, result).Inc()
+	if took > 0 {
+		m.duration.Observe(took.Seconds())
+	}
+}

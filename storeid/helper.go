@@ -1,0 +1,82 @@
+package storeid
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/cdnurl"
+)
+
+// Helper answers Squid's store-ID requests.
+type Helper struct {
+	URLs    *cdnurl.Matcher
+	Check   func(ctx context.Context, rawURL string) (bool, error)
+	Timeout time.Duration // bound of one check
+	Logger  log.Logger
+	Metrics *Metrics
+
+	out sync.Mutex
+}
+
+// Serve reads requests from in and writes replies to out until in ends;
+// then it finishes the checks under way. Each check runs on its own, so a
+// slow one delays only its own request.
+func (h *Helper) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	lines := bufio.NewScanner(in)
+	lines.Buffer(make([]byte, 0, 16<<10), 1<<20)
+	for lines.Scan() {
+		req, err := ParseLine(lines.Text())
+		switch {
+		case err != nil:
+			h.Metrics.observe(resultMalformed, 0)
+			h.write(out, req.reply(replyBH(err)))
+		case !h.URLs.Match(req.URL):
+			h.Metrics.observe(resultNotMatching, 0)
+			h.write(out, req.reply(replyERR))
+		default:
+			wg.Go(func() { h.write(out, req.reply(h.decide(ctx, req.URL))) })
+		}
+	}
+	return lines.Err()
+}
+
+// decide files a verified URL under the shared key, and anything else
+// under a key no client can ask for (see cdnurl.UnverifiedKey): not "ERR",
+// since for a URL that is already its own shared key that would serve the
+// cached blob to a requester the CDN refused.
+func (h *Helper) decide(ctx context.Context, rawURL string) string {
+	ctx, cancel := context.WithTimeout(ctx, h.Timeout)
+	defer cancel()
+	start := time.Now()
+	h.Metrics.inFlight.Inc()
+	ok, err := h.Check(ctx, rawURL)
+	h.Metrics.inFlight.Dec()
+	took := time.Since(start)
+	switch {
+	case err != nil:
+		h.Metrics.observe(resultError, took)
+		level.Warn(h.Logger).Log("msg", "authorization check failed", "url", cdnurl.SharedKey(rawURL), "err", err)
+	case ok:
+		h.Metrics.observe(resultVerified, took)
+		return replyOK(cdnurl.SharedKey(rawURL))
+	default:
+		h.Metrics.observe(resultDenied, took)
+	}
+	return replyOK(cdnurl.UnverifiedKey(rawURL))
+}
+
+func (h *Helper) write(out io.Writer, line string) {
+	h.out.Lock()
+	defer h.out.Unlock()
+	if _, err := io.WriteString(out, line); err != nil {
+		level.Error(h.Logger).Log("msg", "cannot answer squid", "err", err)
+	}
+}

@@ -1,0 +1,156 @@
+package storeid
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/cdnurl"
+)
+
+const hex = "0ea0faeb23c26511e776010a311460a8e57c969b6d3f16484fa1dd29c22a613d"
+
+var (
+	blob     = "https://cdn01.quay.io/quayio-production-s3/sha256/0e/" + hex
+	signed   = blob + "?X-Amz-Signature=good"
+	tampered = blob + "?X-Amz-Signature=bad"
+	slow     = blob + "?X-Amz-Signature=slow"
+	broken   = blob + "?X-Amz-Signature=broken"
+)
+
+// fakeCDN authorizes "good" signatures; "slow" answers after a while.
+func fakeCDN(ctx context.Context, rawURL string) (bool, error) {
+	switch {
+	case strings.HasSuffix(rawURL, "slow"):
+		select {
+		case <-time.After(300 * time.Millisecond):
+			return true, nil
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	case strings.HasSuffix(rawURL, "broken"):
+		return false, errors.New("connection refused")
+	}
+	return strings.HasSuffix(rawURL, "good"), nil
+}
+
+func newHelper(t *testing.T, timeout time.Duration) *Helper {
+	urls, _ := cdnurl.New()
+	return &Helper{URLs: urls, Check: fakeCDN, Timeout: timeout, Logger: log.NewNopLogger(), Metrics: NewMetrics(prometheus.NewRegistry())}
+}
+
+func run(t *testing.T, h *Helper, input string) []string {
+	t.Helper()
+	var out strings.Builder
+	if err := h.Serve(context.Background(), strings.NewReader(input), &out); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+}
+
+func TestHelperReplies(t *testing.T) {
+	tests := []struct {
+		name, input string
+		want        []string // in order, or sorted when the input has channel IDs
+	}{
+		{"verified URL gets the shared key", signed + " 127.0.0.1/- - GET myip=127.0.0.1 myport=3128\n",
+			[]string{"OK store-id=" + blob}},
+		{"refused URL is filed apart", tampered + "\n", []string{"OK store-id=unverified:" + tampered}},
+		{"a bare shared key the CDN refuses never gets the shared key", blob + "\n", []string{"OK store-id=unverified:" + blob}},
+		{"failed check is filed apart", broken + "\n", []string{"OK store-id=unverified:" + broken}},
+		{"other URLs are left alone", "https://quay.io/v2/\n", []string{"ERR"}},
+		{"malformed lines get BH", "\n0\nnot-a-url extras\n", []string{`BH message="no URL"`, `0 BH message="no URL"`, `BH message="not a URL"`}},
+		{"channel IDs come back", "0 " + signed + "\n1 https://quay.io/v2/\n2 " + tampered + "\n",
+			[]string{"0 OK store-id=" + blob, "1 ERR", "2 OK store-id=unverified:" + tampered}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := run(t, newHelper(t, time.Second), tt.input)
+			if strings.HasPrefix(tt.input, "0 ") {
+				sort.Strings(got)
+			}
+			if strings.Join(got, "|") != strings.Join(tt.want, "|") {
+				t.Errorf("replies:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+// A slow check holds up only its own request: the others, sent after it,
+// are answered first, and at EOF the helper waits for the slow one.
+func TestSlowCheckBlocksNothingElse(t *testing.T) {
+	h := newHelper(t, time.Second)
+	in, feed := io.Pipe()
+	out := &lineRecorder{}
+	done := make(chan error)
+	go func() { done <- h.Serve(context.Background(), in, out) }()
+	io.WriteString(feed, "0 "+slow+"\n")
+	for i := 1; i <= 100; i++ {
+		io.WriteString(feed, itoa(i)+" "+signed+"\n")
+	}
+	deadline := time.Now().Add(200 * time.Millisecond)
+	for out.count() < 100 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := out.count(); n != 100 {
+		t.Fatalf("%d of the 100 fast requests answered while the slow check ran", n)
+	}
+	feed.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if last := out.lines[len(out.lines)-1]; last != "0 OK store-id="+blob {
+		t.Errorf("the slow request's reply: %q", last)
+	}
+}
+
+func TestCheckTimeout(t *testing.T) {
+	got := run(t, newHelper(t, 50*time.Millisecond), "7 "+slow+"\n")
+	if got[0] != "7 OK store-id=unverified:"+slow {
+		t.Errorf("a check past its time must not verify: %q", got[0])
+	}
+}
+
+func FuzzParseLine(f *testing.F) {
+	for _, s := range []string{"0 " + signed + " 127.0.0.1/- - GET", signed, "", "12", "1 2 3", "x://"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		r, err := ParseLine(line)
+		if err == nil && !strings.Contains(r.URL, "://") {
+			t.Fatalf("accepted %q", line)
+		}
+		if reply := r.reply("ERR"); strings.Count(reply, "\n") != 1 && !strings.ContainsAny(line, "\n\r") {
+			t.Fatalf("reply %q is not one line", reply)
+		}
+	})
+}
+
+type lineRecorder struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *lineRecorder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
+
+func (l *lineRecorder) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.lines)
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

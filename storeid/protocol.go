@@ -1,0 +1,63 @@
+// Package storeid is a Squid store_id_program helper for content-addressed
+// CDN blobs: it files every signed URL of a blob under one cache key, but
+// only for requests the CDN itself authorizes.
+package storeid
+
+import (
+	"errors"
+	"strings"
+)
+
+// Request is one line Squid sends: "[channel-ID] URL [extras]". Squid adds
+// the channel ID when the helper runs with concurrency > 0; replies then
+// carry it and may come in any order.
+type Request struct {
+	Channel string
+	URL     string
+}
+
+// ParseLine reads a request line, without its newline.
+func ParseLine(line string) (Request, error) {
+	fields := strings.Fields(line)
+	var r Request
+	if len(fields) > 0 && isChannel(fields[0]) {
+		r.Channel, fields = fields[0], fields[1:]
+	}
+	if len(fields) == 0 {
+		return r, errors.New("no URL")
+	}
+	r.URL = fields[0] // the extras (client address, method, ...) are not needed
+	if !strings.Contains(r.URL, "://") {
+		return r, errors.New("not a URL")
+	}
+	return r, nil
+}
+
+func isChannel(s string) bool {
+	if len(s) == 0 || len(s) > 9 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// reply formats a result line for r.
+func (r Request) reply(result string) string {
+	if r.Channel != "" {
+		return r.Channel + " " + result + "\n"
+	}
+	return result + "\n"
+}
+
+func replyOK(storeID string) string { return "OK store-id=" + storeID }
+
+const replyERR = "ERR"
+
+// replyBH says the line could not be understood: Squid logs the message.
+func replyBH(err error) string {
+	return `BH message="` + strings.ReplaceAll(err.Error(), `"`, `'`) + `"`
+}
