@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -33,6 +34,7 @@ import (
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/quaytest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/prober"
 )
 
 var update = flag.Bool("update", false, "rewrite the captured ICAP request in icap/testdata/")
@@ -210,8 +212,10 @@ func TestPrivateBlobIsSharedBetweenAuthorizedClients(t *testing.T) {
 	if code := bob.pull(t, "org/private", h, data); code != "TCP_MEM_HIT" {
 		t.Errorf("bob's pull: %s, want TCP_MEM_HIT", code)
 	}
-	if n := s.quay.CDNGets(h); n != 1 {
-		t.Errorf("the CDN delivered the blob %d times, want once", n)
+	// The check adds one round trip to the CDN per pull and nothing more:
+	// a miss is a check and a delivery, a hit is a check.
+	if n, checks := s.quay.CDNGets(h), s.quay.CDNChecks(h); n != 1 || checks != 2 {
+		t.Errorf("the CDN delivered the blob %d times and checked %d, want 1 and 2", n, checks)
 	}
 	if s.icap.modified() == 0 {
 		t.Error("the ICAP service removed no Authorization header")
@@ -374,4 +378,35 @@ func (r *recordingConn) Read(p []byte) (int, error) {
 	r.buf.Write(p[:n])
 	r.c.mu.Unlock()
 	return n, err
+}
+
+// The prober's private-blob check passes through the helpers, and says
+// not_cached without them.
+func TestProberPrivateCheck(t *testing.T) {
+	for _, helpers := range []bool{true, false} {
+		t.Run(fmt.Sprintf("helpers %t", helpers), func(t *testing.T) {
+			s := start(t, helpers)
+			h, _ := s.quay.RandomBlob(256 << 10)
+			creds := filepath.Join(t.TempDir(), "config.json")
+			auth := base64.StdEncoding.EncodeToString([]byte("bob:" + users["bob"]))
+			os.WriteFile(creds, []byte(fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, s.quay.Registry, auth)), 0o600)
+			hub := &accesslog.Hub{}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go (&accesslog.Follower{Path: s.squid.AccessLog, Hub: hub, Logger: log.NewNopLogger()}).Follow(ctx)
+			time.Sleep(50 * time.Millisecond)
+			proxy, _ := url.Parse(s.squid.URL)
+			p := &prober.Prober{Proxy: proxy, RootCAs: s.bump.Pool(), Log: hub, LogWait: time.Second}
+			target := &prober.Target{Name: "private", Blob: s.quay.Registry + "/org/private@" + h.String(), Private: true,
+				Credentials: creds, HitCodes: prober.DefaultHitCodes, Interval: time.Minute, Timeout: 20 * time.Second}
+			r := p.Probe(ctx, target)
+			t.Logf("%s", r)
+			if helpers && !r.Success {
+				t.Errorf("with the helpers the private check fails: %s", r.Reason)
+			}
+			if !helpers && r.Reason != prober.ReasonNotCached {
+				t.Errorf("without the helpers: %q, want not_cached", r.Reason)
+			}
+		})
+	}
 }

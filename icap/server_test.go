@@ -165,4 +165,3 @@ func FuzzReadRequest(f *testing.F) {
 		withoutField(req.HTTPHdr, "Authorization")
 	})
 }
-

@@ -66,7 +66,8 @@ type Quay struct {
 	cdn    *httptest.Server
 
 	mu       sync.Mutex
-	cdnGets  map[string]int // blob hex -> successful CDN GETs
+	cdnGets  map[string]int // blob hex -> deliveries by the CDN
+	cdnRange map[string]int // blob hex -> ranged GETs (authorization checks)
 	poisoned map[string]bool
 }
 
@@ -80,6 +81,7 @@ func Start(t testing.TB, users map[string]string) *Quay {
 		blobs:    newBlobStore(),
 		signer:   newSigner(),
 		cdnGets:  map[string]int{},
+		cdnRange: map[string]int{},
 		poisoned: map[string]bool{},
 	}
 	q.blobs.poisoned = q.isPoisoned
@@ -138,6 +140,14 @@ func (q *Quay) CDNGets(h v1.Hash) int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.cdnGets[h.Hex]
+}
+
+// CDNChecks is how many ranged GETs (authorization checks) the CDN
+// answered for the blob.
+func (q *Quay) CDNChecks(h v1.Hash) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.cdnRange[h.Hex]
 }
 
 // Poison makes the CDN and the public registry serve wrong bytes for h.
@@ -202,11 +212,13 @@ func (q *Quay) serveCDN(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "NoSuchKey", http.StatusNotFound)
 		return
 	}
-	if r.Header.Get("Range") == "" { // a ranged GET is an authorization check, not a delivery
-		q.mu.Lock()
+	q.mu.Lock()
+	if r.Header.Get("Range") == "" {
 		q.cdnGets[hexDigest]++
-		q.mu.Unlock()
+	} else { // an authorization check, not a delivery
+		q.cdnRange[hexDigest]++
 	}
+	q.mu.Unlock()
 	// Fresh for a year, but not "public": Squid does not cache it for a
 	// request that carries Authorization, as clients' CDN requests do.
 	w.Header().Set("Content-Type", "application/octet-stream")
