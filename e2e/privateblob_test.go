@@ -77,27 +77,37 @@ type setup struct {
 
 // start runs the stack; helpers false leaves out the store-ID helper and
 // the ICAP service, as a plain Squid would run.
-func start(t *testing.T, helpers bool) *setup {
+func start(t testing.TB, helpers bool) *setup {
 	t.Helper()
 	s := &setup{quay: quaytest.Start(t, users), bump: pkitest.NewCA(t, "squid bump CA")}
 	s.quay.MakePrivate("org/private")
 	var extra []string
 	if helpers {
 		s.icap = startICAP(t)
-		extra = []string{
-			"acl cdn_blobs dstdomain " + quaytest.CDNName,
-			fmt.Sprintf("store_id_program %s --url-pattern=%s --hosts-file={dir}/hosts --ca-file={dir}/origin-ca.pem --check-timeout=5s", helperBinary, cdnPattern),
-			"store_id_children 1 startup=1 idle=1 concurrency=100",
-			"store_id_access allow cdn_blobs",
-			"store_id_access deny all",
-			"icap_enable on",
-			"icap_service blob_reqmod reqmod_precache icap://" + s.icap.addr + "/reqmod bypass=off",
-			"adaptation_access blob_reqmod allow cdn_blobs",
-			"adaptation_access blob_reqmod deny all",
-		}
+		extra = snippet(t, strings.NewReplacer(
+			`\.quay\.io$`, `\.quay\.test$`,
+			"/usr/local/bin/squid-store-id-helper", fmt.Sprintf("%s --url-pattern=%s --hosts-file={dir}/hosts --ca-file={dir}/origin-ca.pem", helperBinary, cdnPattern),
+			"icap://127.0.0.1:1344/", "icap://"+s.icap.addr+"/",
+		))
 	}
 	s.squid = squidtest.Start(t, squidtest.Options{Hosts: s.quay.Hosts, BumpCA: s.bump, OriginCA: s.quay.CA, Extra: extra})
 	return s
+}
+
+// snippet is conf/squid-private-blobs.conf, the snippet users include, with
+// the test's names and addresses put in.
+func snippet(t testing.TB, r *strings.Replacer) []string {
+	b, err := os.ReadFile("../conf/squid-private-blobs.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, line := range strings.Split(r.Replace(string(b)), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			lines = append(lines, line)
+		}
+	}
+	return lines
 }
 
 // client pulls blobs like buildah: a token from the registry, the blob GET,
@@ -137,7 +147,7 @@ func (c *client) token(repo string) (string, error) {
 
 // signedURL asks the registry for the blob and returns the CDN URL its
 // redirect names.
-func (c *client) signedURL(t *testing.T, repo string, h v1.Hash) (string, string) {
+func (c *client) signedURL(t testing.TB, repo string, h v1.Hash) (string, string) {
 	t.Helper()
 	token, err := c.token(repo)
 	if err != nil {
@@ -157,7 +167,7 @@ func (c *client) signedURL(t *testing.T, repo string, h v1.Hash) (string, string
 }
 
 // cdnGet GETs a CDN URL with the Authorization header clients send.
-func (c *client) cdnGet(t *testing.T, rawURL, token string) (int, []byte) {
+func (c *client) cdnGet(t testing.TB, rawURL, token string) (int, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, rawURL, nil)
 	if token != "" {
@@ -174,7 +184,7 @@ func (c *client) cdnGet(t *testing.T, rawURL, token string) (int, []byte) {
 
 // pull is a whole authorized pull; it returns Squid's result code for the
 // CDN GET.
-func (c *client) pull(t *testing.T, repo string, h v1.Hash, want []byte) string {
+func (c *client) pull(t testing.TB, repo string, h v1.Hash, want []byte) string {
 	t.Helper()
 	location, token := c.signedURL(t, repo, h)
 	status, body := c.cdnGet(t, location, token)
@@ -186,7 +196,7 @@ func (c *client) pull(t *testing.T, repo string, h v1.Hash, want []byte) string 
 
 // lastCode reads Squid's access log for the last line whose URL starts
 // with prefix.
-func (s *setup) lastCode(t *testing.T, prefix string) string {
+func (s *setup) lastCode(t testing.TB, prefix string) string {
 	t.Helper()
 	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		b, _ := os.ReadFile(s.squid.AccessLog)
@@ -294,7 +304,7 @@ type capture struct {
 	raw     map[net.Conn]*bytes.Buffer
 }
 
-func startICAP(t *testing.T) *capture {
+func startICAP(t testing.TB) *capture {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -325,7 +335,7 @@ func (c *capture) modified() float64 {
 
 // saveFixture writes the first REQMOD with an Authorization header that
 // Squid sent, with -update.
-func (c *capture) saveFixture(t *testing.T) {
+func (c *capture) saveFixture(t testing.TB) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, buf := range c.raw {
