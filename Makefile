@@ -21,6 +21,8 @@ all: build
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/squid-cache-exporter
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o squid-store-id-helper ./cmd/squid-store-id-helper
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o squid-icap-service ./cmd/squid-icap-service
 
 run: build
 	./hack/demo.sh ./$(BIN)
@@ -52,7 +54,7 @@ bench:
 
 # Runs each fuzz target for FUZZTIME (the seed corpus already runs in make test).
 FUZZTIME ?= 30s
-FUZZ_PACKAGES := ./cachemgr ./accesslog
+FUZZ_PACKAGES := ./cachemgr ./accesslog ./storeid ./icap
 fuzz:
 	@for pkg in $(FUZZ_PACKAGES); do \
 	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep ^Fuzz); do \
@@ -61,4 +63,4 @@ fuzz:
 	done
 
 clean:
-	rm -f $(BIN)
+	rm -f $(BIN) squid-store-id-helper squid-icap-service
