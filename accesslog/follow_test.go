@@ -9,11 +9,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-kit/log"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testio"
 )
 
 // line returns a native log line whose URL ends in /obj/<n>.
@@ -123,7 +124,7 @@ func TestFollower(t *testing.T) {
 func TestReceiverEchoesAndPublishes(t *testing.T) {
 	hub := &Hub{}
 	w := collect(hub)
-	var echo syncBuffer
+	var echo testio.SyncBuffer
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -219,21 +220,4 @@ func checkBusy(t *testing.T, hub *Hub, total int, heap int64) {
 	if heap > 1<<20 {
 		t.Errorf("live heap grew by %d bytes: memory is not bounded", heap)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

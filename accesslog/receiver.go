@@ -9,6 +9,8 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/tcpserve"
 )
 
 // Receiver accepts log lines from Squid's tcp logging module
@@ -25,27 +27,10 @@ type Receiver struct {
 
 // Serve accepts connections on l until ctx ends.
 func (r *Receiver) Serve(ctx context.Context, l net.Listener) error {
-	go func() {
-		<-ctx.Done()
-		l.Close()
-	}()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		conn, err := l.Accept()
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			return err
-		}
+	return tcpserve.Serve(ctx, l, func(conn net.Conn) {
 		level.Info(r.Logger).Log("msg", "squid connected to the access log receiver", "remote", conn.RemoteAddr())
-		wg.Go(func() {
-			stop := context.AfterFunc(ctx, func() { conn.Close() })
-			defer stop()
-			r.read(conn)
-		})
-	}
+		r.read(conn)
+	})
 }
 
 func (r *Receiver) read(conn net.Conn) {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,33 +17,16 @@ import (
 	"github.com/squid-cache-exporter/squid-cache-exporter/collector"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/promtest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testio"
 )
 
 var reports = []string{"counters", "info", "storedir"}
 
-// syncBuffer collects log lines written from the scrape goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startExporter serves /metrics for the Squid at squidURL and returns the
 // metrics URL and the exporter's log.
-func startExporter(t *testing.T, squidURL, password string, timeout time.Duration) (string, *syncBuffer) {
+func startExporter(t *testing.T, squidURL, password string, timeout time.Duration) (string, *testio.SyncBuffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testio.SyncBuffer{}
 	logger := log.NewLogfmtLogger(logs)
 	client, err := cachemgr.NewClient(squidURL, password)
 	if err != nil {

@@ -64,4 +64,3 @@ func readResponse(r *bufio.Reader) error {
 	}
 	return nil
 }
-

@@ -8,13 +8,13 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/cdnurl"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/tcpserve"
 )
 
 // ISTag names this service's behaviour; it changes when what it does does.
@@ -32,24 +32,7 @@ type Server struct {
 
 // Serve accepts ICAP connections on l until ctx ends.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	stop := context.AfterFunc(ctx, func() { l.Close() })
-	defer stop()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		conn, err := l.Accept()
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			return err
-		}
-		wg.Go(func() {
-			stopConn := context.AfterFunc(ctx, func() { conn.Close() })
-			defer stopConn()
-			s.serveConn(conn)
-		})
-	}
+	return tcpserve.Serve(ctx, l, s.serveConn)
 }
 
 // serveConn answers the requests of one persistent connection in order.

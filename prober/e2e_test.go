@@ -5,13 +5,11 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +21,7 @@ import (
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/quaytest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testio"
 )
 
 // lab is a bumping Squid in front of the quay emulation, its access log
@@ -212,11 +211,11 @@ func TestProbeWithTCPLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	hub := &accesslog.Hub{}
-	var echo strings.Builder
+	var echo testio.SyncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		(&accesslog.Receiver{Hub: hub, Echo: &lockedWriter{w: &echo}, Logger: log.NewNopLogger()}).Serve(ctx, listener)
+		(&accesslog.Receiver{Hub: hub, Echo: &echo, Logger: log.NewNopLogger()}).Serve(ctx, listener)
 		close(done)
 	}()
 	squid := squidtest.Start(t, squidtest.Options{Hosts: quay.Hosts, BumpCA: bump, OriginCA: quay.CA,
@@ -230,17 +229,6 @@ func TestProbeWithTCPLog(t *testing.T) {
 	if !strings.Contains(echo.String(), "TCP_MEM_HIT/200") {
 		t.Errorf("received lines were not echoed:\n%s", echo.String())
 	}
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // What a round reports it added to Squid's counters is what Squid counted,

@@ -1,7 +1,6 @@
 package prober
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -28,7 +27,7 @@ func TestProbeHandler(t *testing.T) {
 	if samples[`squid_probe_success{target="public"}`] != 1 || samples[`squid_probe_cache_result{code="TCP_MEM_HIT",pull="second",target="public"}`] != 1 {
 		t.Errorf("passing round: %v", samples)
 	}
-	if body := get(t, srv.URL+"/probe/targets"); strings.TrimSpace(body) != `["public"]` {
+	if body := promtest.Get(t, srv.URL+"/probe/targets"); strings.TrimSpace(body) != `["public"]` {
 		t.Errorf("targets: %s", body)
 	}
 
@@ -37,7 +36,7 @@ func TestProbeHandler(t *testing.T) {
 	if samples[`squid_probe_success{target="public"}`] != 0 || samples[`squid_probe_failure{reason="proxy_unreachable",target="public"}`] != 1 {
 		t.Errorf("failing round: %v", samples)
 	}
-	if body := get(t, srv.URL+"/probe?target=public&debug=true"); !strings.HasPrefix(body, "FAIL public: proxy_unreachable") {
+	if body := promtest.Get(t, srv.URL+"/probe?target=public&debug=true"); !strings.HasPrefix(body, "FAIL public: proxy_unreachable") {
 		t.Errorf("debug: %s", body)
 	}
 	resp, _ := http.Get(srv.URL + "/probe?target=nope")
@@ -56,15 +55,4 @@ func TestProbeHandler(t *testing.T) {
 		!samples.Has(`squid_probe_last_success_timestamp_seconds{target="public"}`) {
 		t.Errorf("scheduler metrics: %v", samples)
 	}
-}
-
-func get(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -69,7 +68,7 @@ func TestBinaryServesMetricsThatPromtoolAccepts(t *testing.T) {
 	os.WriteFile(pwFile, []byte(password+"\n"), 0o600)
 	p := startBinary(t, "--squid.address="+squid.URL, "--squid.password-file="+pwFile)
 
-	landing := httpGet(t, p.URL+"/")
+	landing := promtest.Get(t, p.URL+"/")
 	if !strings.Contains(landing, "Squid Cache Exporter") || !strings.Contains(landing, `href="/metrics"`) {
 		t.Errorf("landing page:\n%s", landing)
 	}
@@ -94,7 +93,7 @@ func TestBinaryMemoryStaysSmall(t *testing.T) {
 	p := startBinary(t, "--squid.address="+squid.URL)
 	// Far more often than once a second: 500 scrapes back to back.
 	for i := 0; i < 500; i++ {
-		httpGet(t, p.URL+"/metrics")
+		promtest.Get(t, p.URL+"/metrics")
 	}
 	peak := statusKiB(t, p.cmd.Process.Pid, "VmHWM")
 	t.Logf("peak resident memory after 500 scrapes: %d KiB", peak)
@@ -119,20 +118,6 @@ func TestBinaryRejectsBadFlags(t *testing.T) {
 			t.Errorf("%v: err %v, output %s", tt.args, err, out)
 		}
 	}
-}
-
-func httpGet(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", url, resp.Status)
-	}
-	return string(b)
 }
 
 // statusKiB reads a "Vm...: N kB" line of /proc/PID/status.

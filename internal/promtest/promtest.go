@@ -21,23 +21,12 @@ type Samples map[string]float64
 // Scrape GETs url, fails the test unless it answers 200, and parses it.
 func Scrape(t testing.TB, url string) (Samples, string) {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatalf("scrape %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("scrape %s: %s\n%s", url, resp.Status, body)
-	}
-	samples, err := Parse(string(body))
+	body := Get(t, url)
+	samples, err := Parse(body)
 	if err != nil {
 		t.Fatalf("scrape %s: %v\n%s", url, err, body)
 	}
-	return samples, string(body)
+	return samples, body
 }
 
 // Parse reads the Prometheus text format.
@@ -98,4 +87,22 @@ func (s Samples) HasPrefix(prefix string) bool {
 		}
 	}
 	return false
+}
+
+// Get GETs url and returns its body, failing the test unless it answers 200.
+func Get(t testing.TB, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s\n%s", url, resp.Status, body)
+	}
+	return string(body)
 }
