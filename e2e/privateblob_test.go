@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -44,20 +43,15 @@ var helperBinary string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	dir, err := os.MkdirTemp("", "store-id-helper")
-	if err == nil {
-		err = os.Chmod(dir, 0o755)
-	}
+	var cleanup func()
+	var err error
+	helperBinary, cleanup, err = squidtest.BuildForSquid("../cmd/squid-store-id-helper")
 	if err != nil {
-		panic(err)
-	}
-	helperBinary = filepath.Join(dir, "squid-store-id-helper")
-	if out, err := exec.Command("go", "build", "-o", helperBinary, "../cmd/squid-store-id-helper").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
@@ -187,28 +181,39 @@ func (c *client) cdnGet(t testing.TB, rawURL, token string) (int, []byte) {
 func (c *client) pull(t testing.TB, repo string, h v1.Hash, want []byte) string {
 	t.Helper()
 	location, token := c.signedURL(t, repo, h)
+	key := cdnurl.SharedKey(location)
+	before := len(c.s.deliveries(key))
 	status, body := c.cdnGet(t, location, token)
 	if status != http.StatusOK || !bytes.Equal(body, want) {
 		t.Fatalf("%s pulled %s: %d, %d bytes (want %d)", c.user, repo, status, len(body), len(want))
 	}
-	return c.s.lastCode(t, cdnurl.SharedKey(location))
+	return c.s.nextDelivery(t, key, before)
 }
 
-// lastCode reads Squid's access log for the last line whose URL starts
-// with prefix.
-func (s *setup) lastCode(t testing.TB, prefix string) string {
-	t.Helper()
-	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		b, _ := os.ReadFile(s.squid.AccessLog)
-		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-		for i := len(lines) - 1; i >= 0; i-- {
-			var e accesslog.Entry
-			if accesslog.Parse([]byte(lines[i]), &e) == nil && strings.HasPrefix(string(e.URL), prefix) {
-				return string(e.Result)
-			}
+// deliveries are the codes of the access log lines that sent a 200 for a
+// URL starting with prefix, oldest first.
+func (s *setup) deliveries(prefix string) []string {
+	b, _ := os.ReadFile(s.squid.AccessLog)
+	var codes []string
+	for _, line := range strings.Split(string(b), "\n") {
+		var e accesslog.Entry
+		if accesslog.Parse([]byte(line), &e) == nil && e.Status == http.StatusOK && strings.HasPrefix(string(e.URL), prefix) {
+			codes = append(codes, string(e.Result))
 		}
 	}
-	t.Fatalf("no access log line for %s", prefix)
+	return codes
+}
+
+// nextDelivery waits for the delivery after the first n and returns its
+// code: Squid logs a transaction only after the client has its bytes.
+func (s *setup) nextDelivery(t testing.TB, prefix string, n int) string {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if codes := s.deliveries(prefix); len(codes) > n {
+			return codes[n]
+		}
+	}
+	t.Fatalf("no access log line for delivery %d of %s", n+1, prefix)
 	return ""
 }
 

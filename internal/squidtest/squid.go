@@ -298,3 +298,22 @@ func (s *Squid) Client() *http.Client {
 	proxy, _ := url.Parse(s.URL)
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(proxy)}}
 }
+
+// BuildForSquid builds the Go command in pkgDir into a directory that the
+// user Squid runs as can read, for a helper program Squid starts. Call the
+// returned cleanup when done.
+func BuildForSquid(pkgDir string) (path string, cleanup func(), err error) {
+	dir, err := os.MkdirTemp("", "squid-helper-")
+	if err == nil {
+		err = os.Chmod(dir, 0o755)
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	path = filepath.Join(dir, filepath.Base(pkgDir))
+	if out, err := exec.Command("go", "build", "-o", path, pkgDir).CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("go build %s: %v\n%s", pkgDir, err, out)
+	}
+	return path, func() { os.RemoveAll(dir) }, nil
+}
