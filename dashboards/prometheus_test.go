@@ -3,6 +3,7 @@ package dashboards
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -14,12 +15,15 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
 	"github.com/squid-cache-exporter/squid-cache-exporter/cachemgr"
+	"github.com/squid-cache-exporter/squid-cache-exporter/cdnurl"
 	"github.com/squid-cache-exporter/squid-cache-exporter/collector"
 	"github.com/squid-cache-exporter/squid-cache-exporter/exporter"
+	"github.com/squid-cache-exporter/squid-cache-exporter/icap"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/promtest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/quaytest"
@@ -29,27 +33,40 @@ import (
 
 const rulesFile = "../alerts/squid-cache-exporter.rules.yml"
 
+// helperBinary is the store-ID helper, built where Squid's user can run it.
+var helperBinary string
+
+func TestMain(m *testing.M) {
+	var cleanup func()
+	var err error
+	helperBinary, cleanup, err = squidtest.BuildForSquid("../cmd/squid-store-id-helper")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
+
 // A real Prometheus scrapes the real exporter, in front of a real Squid
 // with the prober running, and loads the rules. Every expression of the
 // dashboard and the rules must parse; every dashboard and recording
 // expression must return data; and every metric they name must be one the
 // exporter exports or a rule records.
 func TestExpressionsAgainstRealPrometheus(t *testing.T) {
-	metricsURL := startStack(t)
+	metricsURLs := startStack(t)
 	rulesPath, _ := filepath.Abs(rulesFile)
-	u, _ := url.Parse(metricsURL)
-	prom := promtest.StartServer(t, fmt.Sprintf(`
-global: {scrape_interval: 1s, evaluation_interval: 1s}
-rule_files: [%q]
-scrape_configs:
-  - job_name: squid
-    static_configs:
-      - targets: [%q]
-        labels: {namespace: proxy, pod: squid-0}
-`, rulesPath, u.Host))
+	config := fmt.Sprintf("global: {scrape_interval: 1s, evaluation_interval: 1s}\nrule_files: [%q]\nscrape_configs:\n", rulesPath)
+	for job, metricsURL := range metricsURLs {
+		u, _ := url.Parse(metricsURL)
+		config += fmt.Sprintf("  - job_name: %s\n    static_configs: [{targets: [%q], labels: {namespace: proxy, pod: squid-0}}]\n", job, u.Host)
+	}
+	prom := promtest.StartServer(t, config)
 
 	// Wait until rates have two points and the probe has run twice.
-	waitFor(t, prom, `squid:request_hit_ratio:rate5m`, `squid_probe_rounds_total >= 2`, `squid:cache_memory_usage:ratio`)
+	waitFor(t, prom, `squid:request_hit_ratio:rate5m`, `squid_probe_rounds_total >= 2`, `squid:cache_memory_usage:ratio`,
+		`rate(squid_store_id_check_duration_seconds_count[10s]) > 0`, `rate(squid_icap_request_duration_seconds_count[10s]) > 0`)
 
 	d, err := Load(file)
 	if err != nil {
@@ -66,11 +83,17 @@ scrape_configs:
 		checkExpr(t, prom, "alert "+alert, expr, false) // healthy: most return nothing
 	}
 
-	_, text := promtest.Scrape(t, metricsURL)
 	exported := map[string]bool{}
-	for _, line := range strings.Split(text, "\n") {
-		if name, ok := strings.CutPrefix(line, "# TYPE "); ok {
-			exported[strings.Fields(name)[0]] = true
+	for _, metricsURL := range metricsURLs {
+		_, text := promtest.Scrape(t, metricsURL)
+		for _, line := range strings.Split(text, "\n") {
+			if name, ok := strings.CutPrefix(line, "# TYPE "); ok {
+				name = strings.Fields(name)[0]
+				exported[name] = true
+				if strings.Contains(line, " histogram") {
+					exported[name+"_bucket"], exported[name+"_count"], exported[name+"_sum"] = true, true, true
+				}
+			}
 		}
 	}
 	var all []string
@@ -84,7 +107,7 @@ scrape_configs:
 	for _, expr := range all {
 		for _, name := range metricName.FindAllString(expr, -1) {
 			if !exported[name] && recorded[name] == "" {
-				t.Errorf("%q names %s, which the exporter does not export and no rule records", expr, name)
+				t.Errorf("%q names %s, which neither the exporter nor a helper exports, and no rule records", expr, name)
 			}
 		}
 	}
@@ -153,25 +176,40 @@ func loadRules(t *testing.T) (recorded, alerts map[string]string) {
 	return recorded, alerts
 }
 
-// startStack runs Squid before the quay emulation, the exporter with its
-// prober, and a trickle of client traffic through Squid; it returns the
-// exporter's metrics URL.
-func startStack(t *testing.T) string {
-	quay := quaytest.Start(t, nil)
-	bump := pkitest.NewCA(t, "bump CA")
-	squid := squidtest.Start(t, squidtest.Options{Hosts: quay.Hosts, BumpCA: bump, OriginCA: quay.CA})
+// startStack runs Squid, with the store-ID helper and the ICAP service,
+// before the quay emulation; the exporter with its prober; and a trickle of
+// client traffic through Squid. It returns each component's metrics URL by
+// job name.
+func startStack(t *testing.T) map[string]string {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	logger := log.NewNopLogger()
+	quay := quaytest.Start(t, nil)
+	bump := pkitest.NewCA(t, "bump CA")
+
+	icapMetrics := prometheus.NewRegistry()
+	icapListener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cdnURLs, _ := cdnurl.New(quaytest.CDNPattern)
+	go (&icap.Server{URLs: cdnURLs, Logger: logger, Metrics: icap.NewMetrics(icapMetrics)}).Serve(ctx, icapListener)
+	helperMetrics := fmt.Sprintf("127.0.0.1:%d", squidtest.FreePort(t))
+	extra := squidtest.PrivateBlobs(t, helperBinary+" --web.listen-address="+helperMetrics, quaytest.CDNPattern, icapListener.Addr().String())
+	squid := squidtest.Start(t, squidtest.Options{Hosts: quay.Hosts, BumpCA: bump, OriginCA: quay.CA, Extra: extra})
 
 	hub := &accesslog.Hub{}
 	go (&accesslog.Follower{Path: squid.AccessLog, Hub: hub, Logger: logger}).Follow(ctx)
-	blob, _ := quay.RandomBlob(64 << 10)
+	public, _ := quay.RandomBlob(64 << 10)
+	viaCDN, _ := quay.RandomBlob(64 << 10)
 	proxy, _ := url.Parse(squid.URL)
+	target := func(name, blob string) prober.Target {
+		return prober.Target{Name: name, Blob: blob, HitCodes: prober.DefaultHitCodes, Interval: 2 * time.Second, Timeout: 2 * time.Second}
+	}
 	scheduler := &prober.Scheduler{
 		Prober: &prober.Prober{Proxy: proxy, RootCAs: bump.Pool(), Log: hub},
-		Targets: []prober.Target{{Name: "public", Blob: quay.Public + "/ubi9/ubi@" + blob.String(),
-			HitCodes: prober.DefaultHitCodes, Interval: 2 * time.Second, Timeout: 2 * time.Second}},
+		Targets: []prober.Target{target("public", quay.Public+"/ubi9/ubi@"+public.String()),
+			target("quay", quay.Registry+"/org/public@"+viaCDN.String())},
 		Logger: logger,
 	}
 	go scheduler.Run(ctx)
@@ -186,8 +224,10 @@ func startStack(t *testing.T) string {
 	}
 	global := prometheus.NewRegistry()
 	global.MustRegister(scheduler)
-	srv := httptest.NewServer(exporter.MetricsHandler(squidCollector, global, 5*time.Second, logger))
-	t.Cleanup(srv.Close)
+	exporterSrv := httptest.NewServer(exporter.MetricsHandler(squidCollector, global, 5*time.Second, logger))
+	t.Cleanup(exporterSrv.Close)
+	icapSrv := httptest.NewServer(promhttp.HandlerFor(icapMetrics, promhttp.HandlerOpts{}))
+	t.Cleanup(icapSrv.Close)
 
 	origin := squidtest.StartOrigin(t)
 	go func() { // builds pulling: a few objects, each a miss and then hits
@@ -199,5 +239,9 @@ func startStack(t *testing.T) string {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}()
-	return srv.URL + "/metrics"
+	return map[string]string{
+		"squid":    exporterSrv.URL + "/metrics",
+		"icap":     icapSrv.URL + "/metrics",
+		"store_id": "http://" + helperMetrics + "/metrics",
+	}
 }

@@ -55,10 +55,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// cdnPattern is cdnurl.DefaultPattern for the emulated CDN's name and port,
-// without parentheses: Squid's config parser takes "cdn(" for a function.
-const cdnPattern = `^https://cdn[0-9]*\.quay\.test:[0-9]+/.+/sha256/.+/[a-f0-9]{64}`
-
 // Credentials of the two clients allowed to pull org/private.
 var users = map[string]string{"alice": "alice-pw", "bob": "bob-pw"}
 
@@ -78,30 +74,10 @@ func start(t testing.TB, helpers bool) *setup {
 	var extra []string
 	if helpers {
 		s.icap = startICAP(t)
-		extra = snippet(t, strings.NewReplacer(
-			`\.quay\.io$`, `\.quay\.test$`,
-			"/usr/local/bin/squid-store-id-helper", fmt.Sprintf("%s --url-pattern=%s --hosts-file={dir}/hosts --ca-file={dir}/origin-ca.pem", helperBinary, cdnPattern),
-			"icap://127.0.0.1:1344/", "icap://"+s.icap.addr+"/",
-		))
+		extra = squidtest.PrivateBlobs(t, helperBinary, quaytest.CDNPattern, s.icap.addr)
 	}
 	s.squid = squidtest.Start(t, squidtest.Options{Hosts: s.quay.Hosts, BumpCA: s.bump, OriginCA: s.quay.CA, Extra: extra})
 	return s
-}
-
-// snippet is conf/squid-private-blobs.conf, the snippet users include, with
-// the test's names and addresses put in.
-func snippet(t testing.TB, r *strings.Replacer) []string {
-	b, err := os.ReadFile("../conf/squid-private-blobs.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	for _, line := range strings.Split(r.Replace(string(b)), "\n") {
-		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
-			lines = append(lines, line)
-		}
-	}
-	return lines
 }
 
 // client pulls blobs like buildah: a token from the registry, the blob GET,
@@ -315,7 +291,7 @@ func startICAP(t testing.TB) *capture {
 		t.Fatal(err)
 	}
 	c := &capture{addr: l.Addr().String(), metrics: prometheus.NewRegistry(), raw: map[net.Conn]*bytes.Buffer{}}
-	urls, _ := cdnurl.New(cdnPattern)
+	urls, _ := cdnurl.New(quaytest.CDNPattern)
 	server := &icap.Server{URLs: urls, Logger: log.NewNopLogger(), Metrics: icap.NewMetrics(c.metrics)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -267,3 +267,7 @@ func (q *Quay) Push(t testing.TB, host, repo string, img v1.Image) name.Digest {
 	d, _ := img.Digest()
 	return ref.Context().Digest(d.String())
 }
+
+// CDNPattern is cdnurl.DefaultPattern for the emulated CDN's name and port,
+// without parentheses: Squid's config parser takes "cdn(" for a function.
+const CDNPattern = `^https://cdn[0-9]*\.quay\.test:[0-9]+/.+/sha256/.+/[a-f0-9]{64}`
