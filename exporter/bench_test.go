@@ -19,8 +19,7 @@ import (
 
 // BenchmarkFetch times each report's fetch alone, the Squid part of a
 // scrape (target: at most 1.2× the slowest fetch), and a whole /metrics
-// scrape as Prometheus makes it, gzip and the Go and process collectors
-// included.
+// scrape as Prometheus makes it, the Go and process collectors included.
 func BenchmarkFetch(b *testing.B) {
 	squid := squidtest.Start(b, squidtest.Options{})
 	client, err := cachemgr.NewClient(squid.URL, "")
