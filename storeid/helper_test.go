@@ -32,7 +32,7 @@ func fakeCDN(ctx context.Context, rawURL string) (bool, error) {
 	switch {
 	case strings.HasSuffix(rawURL, "slow"):
 		select {
-		case <-time.After(300 * time.Millisecond):
+		case <-time.After(2 * time.Second):
 			return true, nil
 		case <-ctx.Done():
 			return false, ctx.Err()
@@ -88,7 +88,7 @@ func TestHelperReplies(t *testing.T) {
 // A slow check holds up only its own request: the others, sent after it,
 // are answered first, and at EOF the helper waits for the slow one.
 func TestSlowCheckBlocksNothingElse(t *testing.T) {
-	h := newHelper(t, time.Second)
+	h := newHelper(t, 5*time.Second)
 	in, feed := io.Pipe()
 	out := &lineRecorder{}
 	done := make(chan error)
@@ -97,7 +97,7 @@ func TestSlowCheckBlocksNothingElse(t *testing.T) {
 	for i := 1; i <= 100; i++ {
 		io.WriteString(feed, itoa(i)+" "+signed+"\n")
 	}
-	deadline := time.Now().Add(200 * time.Millisecond)
+	deadline := time.Now().Add(1500 * time.Millisecond)
 	for out.count() < 100 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
