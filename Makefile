@@ -14,8 +14,10 @@ LDFLAGS   := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) \
 # Debian packages the end-to-end tests run for real.
 TEST_PACKAGES := squid-openssl squidclient prometheus skopeo curl ca-certificates
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+STATICCHECK_VERSION := 0.8.2
+GOBIN     := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: all build run test test-deps vet fmt-check bench fuzz clean
+.PHONY: all build run test test-deps vet lint fmt-check bench fuzz clean
 
 all: build
 
@@ -27,7 +29,7 @@ build:
 run: build
 	./hack/demo.sh ./$(BIN)
 
-test: test-deps vet fmt-check
+test: test-deps vet lint fmt-check
 	$(GO) test -count=1 -timeout 15m ./...
 
 # Installs the test dependencies. apt does not start the packaged Squid
@@ -42,9 +44,14 @@ test-deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 	@squid -v | head -1; promtool --version 2>&1 | head -1
+	@[ -x $(GOBIN)/staticcheck ] && $(GOBIN)/staticcheck -version | grep -q $(STATICCHECK_VERSION) || \
+	  $(GO) install honnef.co/go/tools/cmd/staticcheck@v$(STATICCHECK_VERSION)
 
 vet:
 	$(GO) vet ./...
+
+lint:
+	$(GOBIN)/staticcheck ./...
 
 fmt-check:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -87,9 +87,9 @@ func (ro *round) gotConn(info httptrace.GotConnInfo) {
 
 // pull is what one GET of the blob gave.
 type pull struct {
-	start, end time.Time
-	digest     string
-	bytes      int64
+	start  time.Time
+	digest string
+	bytes  int64
 }
 
 func (ro *round) run(ctx context.Context) error {
@@ -230,7 +230,7 @@ func (ro *round) pull(ctx context.Context, client *http.Client, ref name.Digest)
 	if err != nil {
 		return p, fmt.Errorf("reading %s: %w", where, err)
 	}
-	p.end, p.digest = time.Now(), "sha256:"+hex.EncodeToString(h.Sum(nil))
+	p.digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
 	return p, nil
 }
 

@@ -17,7 +17,7 @@ import (
 // config holding a target that passes and one that cannot be cached.
 type probeLab struct {
 	squid              *squidtest.Squid
-	bumpCA, config     string
+	bumpCA             string
 	passing, notCached string // configs with one target each
 }
 

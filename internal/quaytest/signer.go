@@ -54,11 +54,13 @@ func (s *signer) mac(path string, q url.Values) string {
 func (s *signer) verify(u *url.URL) error {
 	q := u.Query()
 	if !hmac.Equal([]byte(q.Get("X-Amz-Signature")), []byte(s.mac(u.Path, q))) {
+		//lint:ignore ST1005 S3's own message, as the CDN sends it
 		return errors.New("The request signature we calculated does not match the signature you provided.")
 	}
 	signed, err := time.Parse(amzDate, q.Get("X-Amz-Date"))
 	expires, err2 := strconv.Atoi(q.Get("X-Amz-Expires"))
 	if err != nil || err2 != nil || s.now().After(signed.Add(time.Duration(expires)*time.Second)) {
+		//lint:ignore ST1005 S3's own message, as the CDN sends it
 		return errors.New("Request has expired")
 	}
 	return nil
