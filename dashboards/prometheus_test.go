@@ -37,16 +37,7 @@ const rulesFile = "../alerts/squid-cache-exporter.rules.yml"
 var helperBinary string
 
 func TestMain(m *testing.M) {
-	var cleanup func()
-	var err error
-	helperBinary, cleanup, err = squidtest.BuildForSquid("../cmd/squid-store-id-helper")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
+	os.Exit(squidtest.RunWithHelper(m, "../cmd/squid-store-id-helper", &helperBinary))
 }
 
 // A real Prometheus scrapes the real exporter, in front of a real Squid

@@ -43,16 +43,7 @@ var helperBinary string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	var cleanup func()
-	var err error
-	helperBinary, cleanup, err = squidtest.BuildForSquid("../cmd/squid-store-id-helper")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
+	os.Exit(squidtest.RunWithHelper(m, "../cmd/squid-store-id-helper", &helperBinary))
 }
 
 // Credentials of the two clients allowed to pull org/private.

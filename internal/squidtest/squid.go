@@ -317,3 +317,16 @@ func BuildForSquid(pkgDir string) (path string, cleanup func(), err error) {
 	}
 	return path, func() { os.RemoveAll(dir) }, nil
 }
+
+// RunWithHelper is a TestMain that first builds the Go command in pkgDir
+// with BuildForSquid and stores its path in *path.
+func RunWithHelper(m *testing.M, pkgDir string, path *string) int {
+	p, cleanup, err := BuildForSquid(pkgDir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer cleanup()
+	*path = p
+	return m.Run()
+}
