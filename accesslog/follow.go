@@ -6,7 +6,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -26,8 +25,6 @@ type Follower struct {
 	Hub    *Hub
 	Poll   time.Duration // how often to look for new lines; default 25ms
 	Logger log.Logger
-
-	Rotations atomic.Uint64 // rotations and truncations seen
 }
 
 // Follow reads the file until ctx ends. A missing file is waited for.
@@ -80,14 +77,12 @@ func (t *tail) step(first bool) {
 		// has been read; the next step opens the new file from its start.
 		t.read()
 		t.close()
-		t.f.Rotations.Add(1)
 		if err == nil {
 			t.open(false)
 			t.read()
 		}
 	case st.Size() < t.offset:
 		level.Info(t.f.Logger).Log("msg", "access log truncated; reading it from the start", "path", t.f.Path)
-		t.f.Rotations.Add(1)
 		t.offset = 0
 		t.lines.reset()
 		if _, err := t.file.Seek(0, io.SeekStart); err == nil {

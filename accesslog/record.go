@@ -31,6 +31,3 @@ func (e *Entry) Record() Record {
 		Peer:      string(e.Peer),
 	}
 }
-
-// Start is when the transaction began.
-func (r Record) Start() time.Time { return r.Time.Add(-r.Elapsed) }

@@ -38,10 +38,9 @@ type Info struct {
 	FileDescriptorsUsed      float64
 	FileDescriptorsAvailable float64
 
-	StoreEntries      float64
-	MemoryObjects     float64 // "Hot Object Cache Items"
-	DiskObjects       float64 // "on-disk objects"
-	MemObjectsEntries float64 // "StoreEntries with MemObjects"
+	StoreEntries  float64
+	MemoryObjects float64 // "Hot Object Cache Items"
+	DiskObjects   float64 // "on-disk objects"
 }
 
 // ErrNotInfo says the text is not an mgr:info report at all.
@@ -77,7 +76,7 @@ func newInfo() *Info {
 		DiskUsedBytes: m, MemoryUsedBytes: m, MemoryUsedRatio: m, MeanObjectSizeBytes: m,
 		UptimeSeconds: m, CPUSeconds: m,
 		FileDescriptorsMax: m, FileDescriptorsUsed: m, FileDescriptorsAvailable: m,
-		StoreEntries: m, MemoryObjects: m, DiskObjects: m, MemObjectsEntries: m,
+		StoreEntries: m, MemoryObjects: m, DiskObjects: m,
 	}
 }
 
@@ -147,8 +146,6 @@ func (info *Info) parseCount(line []byte) error {
 	switch string(bytes.TrimSpace(name)) {
 	case "StoreEntries":
 		target = &info.StoreEntries
-	case "StoreEntries with MemObjects":
-		target = &info.MemObjectsEntries
 	case "Hot Object Cache Items":
 		target = &info.MemoryObjects
 	case "on-disk objects":

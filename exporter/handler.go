@@ -5,7 +5,6 @@ package exporter
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/go-kit/log"
@@ -13,18 +12,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/collector"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/scrape"
 )
-
-// timeoutOffset leaves Prometheus time to receive the answer before its
-// own scrape timeout, as blackbox_exporter does.
-const timeoutOffset = 500 * time.Millisecond
 
 // MetricsHandler serves the exporter's own metrics (from global) together
 // with a fresh scrape of Squid. The scrape is bounded by the smaller of
 // timeout and the timeout Prometheus announces for this scrape.
 func MetricsHandler(squid *collector.Squid, global prometheus.Gatherer, timeout time.Duration, logger log.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), scrapeTimeout(r, timeout))
+		ctx, cancel := context.WithTimeout(r.Context(), scrape.Timeout(r, timeout))
 		defer cancel()
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(squid.Scrape(ctx))
@@ -37,19 +33,6 @@ func MetricsHandler(squid *collector.Squid, global prometheus.Gatherer, timeout 
 			DisableCompression: true,
 		}).ServeHTTP(w, r)
 	})
-}
-
-func scrapeTimeout(r *http.Request, max time.Duration) time.Duration {
-	header := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds")
-	seconds, err := strconv.ParseFloat(header, 64)
-	if err != nil || seconds <= 0 {
-		return max
-	}
-	announced := time.Duration(seconds*float64(time.Second)) - timeoutOffset
-	if announced <= 0 {
-		announced = time.Duration(seconds * float64(time.Second))
-	}
-	return min(announced, max)
 }
 
 // promLogger adapts a go-kit logger to promhttp's error logger.

@@ -5,11 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/scrape"
 )
 
 // Handler serves /probe?target=NAME, as blackbox_exporter does: it runs one
@@ -24,7 +23,7 @@ func (s *Scheduler) Handler() http.Handler {
 			http.Error(w, fmt.Sprintf("unknown target %q; see /probe/targets", name), http.StatusBadRequest)
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), scrapeTimeout(r, t.Timeout))
+		ctx, cancel := context.WithTimeout(r.Context(), scrape.Timeout(r, t.Timeout))
 		defer cancel()
 		result := s.Prober.Probe(ctx, t)
 		s.Record(result)
@@ -58,14 +57,4 @@ func (s *Scheduler) target(name string) *Target {
 		}
 	}
 	return nil
-}
-
-// scrapeTimeout is the smaller of the target's timeout and the one
-// Prometheus announces, less half a second to answer in.
-func scrapeTimeout(r *http.Request, limit time.Duration) time.Duration {
-	seconds, err := strconv.ParseFloat(r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"), 64)
-	if err != nil || seconds <= 1 {
-		return limit
-	}
-	return min(limit, time.Duration((seconds-0.5)*float64(time.Second)))
 }

@@ -87,8 +87,7 @@ func Start(t testing.TB, users map[string]string) *Quay {
 	q.blobs.poisoned = q.isPoisoned
 	cert := q.CA.Server(t, RegistryName, CDNName, PublicName, "*.quay.test")
 	q.cdn = q.serve(t, CDNName, cert, http.HandlerFunc(q.serveCDN))
-	q.CDN = q.cdn.Listener.Addr().String()
-	q.CDN = CDNName + ":" + port(q.CDN)
+	q.CDN = CDNName + ":" + port(q.cdn.Listener.Addr().String())
 
 	quay := q.serve(t, RegistryName, cert, nil)
 	q.Registry = RegistryName + ":" + port(quay.Listener.Addr().String())

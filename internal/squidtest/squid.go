@@ -271,9 +271,6 @@ func (s *Squid) RotateLogs() {
 	s.run(Binary(s.t), "-k", "rotate", "-f", s.conf)
 }
 
-// Running reports whether Squid is up.
-func (s *Squid) Running() bool { return s.cmd != nil }
-
 func (s *Squid) tail(path string) string {
 	b, _ := os.ReadFile(path)
 	if len(b) > 4000 {
