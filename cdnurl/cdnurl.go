@@ -1,6 +1,12 @@
 // Package cdnurl recognizes content-addressed blob URLs on registry CDNs,
-// whose signed query changes on every redirect, and names the cache key
-// that all of a blob's signed URLs share.
+// whose signed query changes on every redirect, and names the cache keys
+// the store-ID helper files them under.
+//
+// The keys are the heart of private-blob safety. A verified request is
+// filed under SharedKey, which no client can ever ask for: it is not a URL
+// of any scheme Squid accepts from a client, so a request that did not pass
+// the store-ID helper's check (the helper was bypassed, busy, crashed or
+// restarting) is keyed on its own URL and can never reach a shared entry.
 package cdnurl
 
 import (
@@ -9,9 +15,19 @@ import (
 	"strings"
 )
 
-// DefaultPattern matches quay.io's CDN blob URLs; registry.redhat.io and
-// registry.access.redhat.com redirect to the same CDN.
-const DefaultPattern = `^https://cdn(\d{2})?\.quay\.io/.+/sha256/.+/[a-f0-9]{64}`
+// DefaultPattern matches quay.io's CDN blob URLs (registry.redhat.io and
+// registry.access.redhat.com redirect to the same CDN). Patterns are
+// matched against the URL without its query, so a pattern can never match
+// inside a signed query string. It has no parentheses, so it may stand on
+// Squid's store_id_program line.
+const DefaultPattern = `^https://cdn[0-9]*\.quay\.io/[^?#]+/sha256/[a-f0-9]{2}/[a-f0-9]{64}$`
+
+// KeyScheme starts every shared key. Squid refuses a request URL whose
+// scheme it does not know, so no client request is ever keyed under it.
+const KeyScheme = "squid-cache-blob"
+
+// unverifiedScheme starts the key of a request whose check failed.
+const unverifiedScheme = "squid-cache-unverified"
 
 // Matcher holds the URL patterns of the CDN blobs to cache.
 type Matcher struct {
@@ -34,25 +50,54 @@ func New(patterns ...string) (*Matcher, error) {
 	return m, nil
 }
 
-// Match reports whether rawURL is a CDN blob URL.
+// Match reports whether rawURL is a CDN blob URL: its part before the query
+// matches a pattern and ends in a sha256 digest.
 func (m *Matcher) Match(rawURL string) bool {
-	for _, re := range m.patterns {
-		if re.MatchString(rawURL) {
-			return true
-		}
-	}
-	return false
+	_, ok := m.SharedKey(rawURL)
+	return ok
 }
 
-// SharedKey is the cache key every signed URL of the blob shares: the URL
-// without its query.
-func SharedKey(rawURL string) string {
-	key, _, _ := strings.Cut(rawURL, "?")
-	return key
+// SharedKey is the cache key every authorized request for the blob at
+// rawURL shares, and false when rawURL is not a CDN blob URL.
+func (m *Matcher) SharedKey(rawURL string) (string, bool) {
+	base := WithoutQuery(rawURL)
+	digest, ok := trailingDigest(base)
+	if !ok {
+		return "", false
+	}
+	for _, re := range m.patterns {
+		if re.MatchString(base) {
+			return KeyScheme + ":sha256:" + digest, true
+		}
+	}
+	return "", false
 }
 
 // UnverifiedKey is the cache key of a request whose authorization check
-// failed. Squid takes only http, https and ftp URLs from clients, so no
-// client can ask for this key: an unverified request never reaches a
-// verified blob, even when its URL is a bare shared key.
-func UnverifiedKey(rawURL string) string { return "unverified:" + rawURL }
+// failed: its own URL under a scheme no client can ask for, so that it
+// shares nothing with verified requests, even when its URL has no query.
+func UnverifiedKey(rawURL string) string { return unverifiedScheme + ":" + rawURL }
+
+// WithoutQuery is rawURL without its query and fragment, as Squid's
+// access log shows it with strip_query_terms on.
+func WithoutQuery(rawURL string) string {
+	if i := strings.IndexAny(rawURL, "?#"); i >= 0 {
+		return rawURL[:i]
+	}
+	return rawURL
+}
+
+// trailingDigest returns the last path segment of u when it is 64
+// lower-case hex digits: content addressing is what makes sharing safe.
+func trailingDigest(u string) (string, bool) {
+	seg := u[strings.LastIndexByte(u, '/')+1:]
+	if len(seg) != 64 {
+		return "", false
+	}
+	for i := 0; i < len(seg); i++ {
+		if c := seg[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return "", false
+		}
+	}
+	return seg, true
+}

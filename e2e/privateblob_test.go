@@ -148,7 +148,7 @@ func (c *client) cdnGet(t testing.TB, rawURL, token string) (int, []byte) {
 func (c *client) pull(t testing.TB, repo string, h v1.Hash, want []byte) string {
 	t.Helper()
 	location, token := c.signedURL(t, repo, h)
-	key := cdnurl.SharedKey(location)
+	key := cdnurl.WithoutQuery(location)
 	before := len(c.s.deliveries(key))
 	status, body := c.cdnGet(t, location, token)
 	if status != http.StatusOK || !bytes.Equal(body, want) {
@@ -226,10 +226,10 @@ func TestPrivateBlobNeverLeaks(t *testing.T) {
 		as   *struct{ user, pass string }
 	}{
 		{name: "no credentials, the bare blob URL", url: func(s *setup, h v1.Hash, _ string) string {
-			return cdnurl.SharedKey(s.quay.SignedURL(h, 0))
+			return cdnurl.WithoutQuery(s.quay.SignedURL(h, 0))
 		}},
 		{name: "wrong credentials, the bare blob URL", as: &struct{ user, pass string }{"alice", "guess"},
-			url: func(s *setup, h v1.Hash, _ string) string { return cdnurl.SharedKey(s.quay.SignedURL(h, 0)) }},
+			url: func(s *setup, h v1.Hash, _ string) string { return cdnurl.WithoutQuery(s.quay.SignedURL(h, 0)) }},
 		{name: "tampered signature", url: func(_ *setup, _ v1.Hash, victim string) string {
 			return strings.Replace(victim, "X-Amz-Signature=", "X-Amz-Signature=0", 1)
 		}},

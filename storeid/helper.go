@@ -11,6 +11,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/cdnurl"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/redact"
 )
 
 // Helper answers Squid's store-ID requests.
@@ -38,21 +39,24 @@ func (h *Helper) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 		case err != nil:
 			h.Metrics.observe(resultMalformed, 0)
 			h.write(out, req.reply(replyBH(err)))
-		case !h.URLs.Match(req.URL):
-			h.Metrics.observe(resultNotMatching, 0)
-			h.write(out, req.reply(replyERR))
 		default:
-			wg.Go(func() { h.write(out, req.reply(h.decide(ctx, req.URL))) })
+			key, ok := h.URLs.SharedKey(req.URL)
+			if !ok {
+				h.Metrics.observe(resultNotMatching, 0)
+				h.write(out, req.reply(replyERR))
+				continue
+			}
+			wg.Go(func() { h.write(out, req.reply(h.decide(ctx, req.URL, key))) })
 		}
 	}
 	return lines.Err()
 }
 
 // decide files a verified URL under the shared key, and anything else
-// under a key no client can ask for (see cdnurl.UnverifiedKey): not "ERR",
-// since for a URL that is already its own shared key that would serve the
-// cached blob to a requester the CDN refused.
-func (h *Helper) decide(ctx context.Context, rawURL string) string {
+// under a key of its own that no client can ask for (see cdnurl). Neither
+// "ERR" nor the bare URL: with either, a refused request would be keyed on
+// a URL that other refused requests can send too.
+func (h *Helper) decide(ctx context.Context, rawURL, shared string) string {
 	ctx, cancel := context.WithTimeout(ctx, h.Timeout)
 	defer cancel()
 	start := time.Now()
@@ -63,10 +67,11 @@ func (h *Helper) decide(ctx context.Context, rawURL string) string {
 	switch {
 	case err != nil:
 		h.Metrics.observe(resultError, took)
-		level.Warn(h.Logger).Log("msg", "authorization check failed", "url", cdnurl.SharedKey(rawURL), "err", err)
+		// The signed query is a credential: it stays out of cache.log.
+		level.Warn(h.Logger).Log("msg", "authorization check failed", "url", redact.URL(rawURL), "err", redact.Error(err))
 	case ok:
 		h.Metrics.observe(resultVerified, took)
-		return replyOK(cdnurl.SharedKey(rawURL))
+		return replyOK(shared)
 	default:
 		h.Metrics.observe(resultDenied, took)
 	}

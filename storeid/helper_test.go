@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,6 +26,8 @@ var (
 	tampered = blob + "?X-Amz-Signature=bad"
 	slow     = blob + "?X-Amz-Signature=slow"
 	broken   = blob + "?X-Amz-Signature=broken"
+	// shared is the key of every verified request for the blob.
+	shared = cdnurl.KeyScheme + ":sha256:" + hex
 )
 
 // fakeCDN authorizes "good" signatures; "slow" answers after a while.
@@ -38,7 +41,8 @@ func fakeCDN(ctx context.Context, rawURL string) (bool, error) {
 			return false, ctx.Err()
 		}
 	case strings.HasSuffix(rawURL, "broken"):
-		return false, errors.New("connection refused")
+		// As net/http reports it: with the whole signed URL.
+		return false, &url.Error{Op: "Get", URL: rawURL, Err: errors.New("connection refused")}
 	}
 	return strings.HasSuffix(rawURL, "good"), nil
 }
@@ -63,14 +67,14 @@ func TestHelperReplies(t *testing.T) {
 		want        []string // in order, or sorted when the input has channel IDs
 	}{
 		{"verified URL gets the shared key", signed + " 127.0.0.1/- - GET myip=127.0.0.1 myport=3128\n",
-			[]string{"OK store-id=" + blob}},
-		{"refused URL is filed apart", tampered + "\n", []string{"OK store-id=unverified:" + tampered}},
-		{"a bare shared key the CDN refuses never gets the shared key", blob + "\n", []string{"OK store-id=unverified:" + blob}},
-		{"failed check is filed apart", broken + "\n", []string{"OK store-id=unverified:" + broken}},
+			[]string{"OK store-id=" + shared}},
+		{"refused URL is filed apart", tampered + "\n", []string{"OK store-id=" + cdnurl.UnverifiedKey(tampered)}},
+		{"a bare blob URL the CDN refuses is filed apart", blob + "\n", []string{"OK store-id=" + cdnurl.UnverifiedKey(blob)}},
+		{"failed check is filed apart", broken + "\n", []string{"OK store-id=" + cdnurl.UnverifiedKey(broken)}},
 		{"other URLs are left alone", "https://quay.io/v2/\n", []string{"ERR"}},
 		{"malformed lines get BH", "\n0\nnot-a-url extras\n", []string{`BH message="no URL"`, `0 BH message="no URL"`, `BH message="not a URL"`}},
 		{"channel IDs come back", "0 " + signed + "\n1 https://quay.io/v2/\n2 " + tampered + "\n",
-			[]string{"0 OK store-id=" + blob, "1 ERR", "2 OK store-id=unverified:" + tampered}},
+			[]string{"0 OK store-id=" + shared, "1 ERR", "2 OK store-id=" + cdnurl.UnverifiedKey(tampered)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,15 +112,30 @@ func TestSlowCheckBlocksNothingElse(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if last := out.lines[len(out.lines)-1]; last != "0 OK store-id="+blob {
+	if last := out.lines[len(out.lines)-1]; last != "0 OK store-id="+shared {
 		t.Errorf("the slow request's reply: %q", last)
 	}
 }
 
 func TestCheckTimeout(t *testing.T) {
 	got := run(t, newHelper(t, 50*time.Millisecond), "7 "+slow+"\n")
-	if got[0] != "7 OK store-id=unverified:"+slow {
+	if got[0] != "7 OK store-id="+cdnurl.UnverifiedKey(slow) {
 		t.Errorf("a check past its time must not verify: %q", got[0])
+	}
+}
+
+// A failed check is logged (into Squid's cache.log) without the signed
+// query: it is a credential for as long as it is valid.
+func TestFailedCheckLogsNoSignature(t *testing.T) {
+	h := newHelper(t, time.Second)
+	var logs strings.Builder
+	h.Logger = log.NewLogfmtLogger(log.NewSyncWriter(&logs))
+	run(t, h, broken+"\n")
+	if !strings.Contains(logs.String(), "authorization check failed") {
+		t.Fatalf("the failure was not logged: %q", logs.String())
+	}
+	if strings.Contains(logs.String(), "Signature=broken") {
+		t.Errorf("signature in the log: %s", logs.String())
 	}
 }
 

@@ -269,4 +269,4 @@ func (q *Quay) Push(t testing.TB, host, repo string, img v1.Image) name.Digest {
 
 // CDNPattern is cdnurl.DefaultPattern for the emulated CDN's name and port,
 // without parentheses: Squid's config parser takes "cdn(" for a function.
-const CDNPattern = `^https://cdn[0-9]*\.quay\.test:[0-9]+/.+/sha256/.+/[a-f0-9]{64}`
+const CDNPattern = `^https://cdn[0-9]*\.quay\.test:[0-9]+/[^?#]+/sha256/[a-f0-9]{2}/[a-f0-9]{64}$`

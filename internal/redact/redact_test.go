@@ -1,0 +1,69 @@
+package redact
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+const sig = "9f3c2b1a0e8d7c6b5a49382716051f0e9f3c2b1a0e8d7c6b5a49382716051f0e"
+
+func TestURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://cdn01.quay.io/x/sha256/0e/abc?X-Amz-Signature=" + sig + "&X-Amz-Date=1",
+			"https://cdn01.quay.io/x/sha256/0e/abc?X-Amz-Signature=REDACTED&X-Amz-Date=REDACTED"},
+		{"https://user:pw@quay.io/v2/", "https://REDACTED@quay.io/v2/"},
+		{"https://quay.io/v2/org/repo/blobs/sha256:abc", "https://quay.io/v2/org/repo/blobs/sha256:abc"},
+		{"https://quay.io/a#token=x", "https://quay.io/a"},
+		{"https://u:p@bad host/%zz?sig=" + sig, "https://REDACTED@bad host/%zz"},
+	}
+	for _, tt := range tests {
+		if got := URL(tt.in); got != tt.want {
+			t.Errorf("URL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestErrorKeepsTheChain(t *testing.T) {
+	base := fmt.Errorf(`Get "https://alice:pw@cdn01.quay.io/b?X-Amz-Signature=%s": %w`, sig, context.DeadlineExceeded)
+	err := Error(base)
+	if strings.Contains(err.Error(), sig) || strings.Contains(err.Error(), "pw@") {
+		t.Errorf("not redacted: %v", err)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Error("errors.Is lost the cause")
+	}
+	if Error(nil) != nil {
+		t.Error("Error(nil) is not nil")
+	}
+	plain := errors.New("no URL here")
+	if Error(plain) != plain {
+		t.Error("an error without a URL was wrapped")
+	}
+}
+
+// A real transport error, as the prober and the store-ID helper see it.
+func TestTransportError(t *testing.T) {
+	_, err := http.Get("http://127.0.0.1:1/blob?X-Amz-Signature=" + sig)
+	if err == nil {
+		t.Fatal("port 1 answered")
+	}
+	if got := Error(err).Error(); strings.Contains(got, sig) {
+		t.Errorf("signature in %q", got)
+	}
+}
+
+func FuzzString(f *testing.F) {
+	f.Add("Get \"https://u:p@h/x?s=" + sig + "\": EOF")
+	f.Add("://?")
+	f.Add("a://b@c@d?e")
+	f.Fuzz(func(t *testing.T, s string) {
+		out := String(s)
+		if !strings.Contains(s, "://") && out != s {
+			t.Fatalf("text without a URL changed: %q -> %q", s, out)
+		}
+	})
+}
