@@ -7,13 +7,13 @@ import "bytes"
 type splitter struct {
 	hub     *Hub
 	each    func(line []byte) // also called for every line, when set
-	buf     []byte            // an incomplete last line
+	buf     []byte            // an incomplete last line; grown when first needed, so idle sources hold none
 	dropped bool              // inside a line too long to keep
 	entry   Entry             // reused for every line
 }
 
 func newSplitter(hub *Hub, each func([]byte)) *splitter {
-	return &splitter{hub: hub, each: each, buf: make([]byte, 0, 4<<10)}
+	return &splitter{hub: hub, each: each}
 }
 
 // feed publishes every line that data completes.

@@ -25,23 +25,35 @@ type Request struct {
 	HasBody bool   // a req-body follows, chunked
 }
 
-// maxHeader bounds the ICAP and the encapsulated HTTP headers.
-const maxHeader = 64 << 10
+// Bounds on what a client may send. Squid's heads are a few hundred bytes
+// and, with the zero preview this service asks for, a body is just its last
+// chunk line: anything near these sizes is hostile, and the bounds keep the
+// memory a connection can make the service hold small.
+const (
+	maxHeader      = 64 << 10 // the ICAP head; apart, the encapsulated HTTP header
+	maxHeaderLines = 100      // ICAP header fields; Squid sends under ten
+	maxBody        = 64 << 10 // a req-body: chunk lines and data together
+)
+
+// errTooLarge is a head, line or body beyond the bounds above.
+var errTooLarge = errors.New("too large")
 
 // ReadRequest reads one ICAP request's head and its encapsulated HTTP
-// header from r, leaving any body unread.
+// header from r, leaving any body unread. It reads no more than the bounds
+// above: a larger request is an error once the bound is reached, not after
+// the whole of it has been read.
 func ReadRequest(r *bufio.Reader) (*Request, error) {
-	tp := textproto.NewReader(r)
-	line, err := tp.ReadLine()
+	budget := maxHeader
+	line, err := readLine(r, &budget)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ICAP request line: %w", err)
 	}
 	method, rest, ok1 := strings.Cut(line, " ")
 	uri, proto, ok2 := strings.Cut(rest, " ")
 	if !ok1 || !ok2 || proto != "ICAP/1.0" {
-		return nil, fmt.Errorf("bad request line %q", line)
+		return nil, fmt.Errorf("bad request line %.80q", line)
 	}
-	header, err := tp.ReadMIMEHeader()
+	header, err := readHeader(r, &budget)
 	if err != nil {
 		return nil, fmt.Errorf("bad ICAP header: %w", err)
 	}
@@ -54,11 +66,11 @@ func ReadRequest(r *bufio.Reader) (*Request, error) {
 		return nil, err
 	}
 	if len(parts) == 0 || parts[0].name != "req-hdr" || parts[0].offset != 0 || len(parts) != 2 {
-		return nil, fmt.Errorf("REQMOD needs Encapsulated: req-hdr=0 and one body part, got %q", header.Get("Encapsulated"))
+		return nil, fmt.Errorf("REQMOD needs Encapsulated: req-hdr=0 and one body part, got %.80q", header.Get("Encapsulated"))
 	}
 	size := parts[1].offset
 	if size > maxHeader {
-		return nil, fmt.Errorf("encapsulated header of %d bytes is too large", size)
+		return nil, fmt.Errorf("encapsulated header of %d bytes: %w", size, errTooLarge)
 	}
 	req.HTTPHdr = make([]byte, size)
 	if _, err := io.ReadFull(r, req.HTTPHdr); err != nil {
@@ -69,9 +81,66 @@ func ReadRequest(r *bufio.Reader) (*Request, error) {
 	case "req-body":
 		req.HasBody = true
 	default:
-		return nil, fmt.Errorf("unexpected %s in a REQMOD", parts[1].name)
+		return nil, fmt.Errorf("unexpected %.40q in a REQMOD", parts[1].name)
 	}
 	return req, nil
+}
+
+// readHeader reads header fields up to the empty line that ends them,
+// taking their length from *budget. Folded lines, long obsolete, are
+// refused.
+func readHeader(r *bufio.Reader, budget *int) (textproto.MIMEHeader, error) {
+	h := make(textproto.MIMEHeader)
+	for n := 0; ; n++ {
+		line, err := readLine(r, budget)
+		if err != nil {
+			return nil, err
+		}
+		if line == "" {
+			return h, nil
+		}
+		if n == maxHeaderLines {
+			return nil, fmt.Errorf("more than %d lines: %w", maxHeaderLines, errTooLarge)
+		}
+		key, value, ok := strings.Cut(line, ":")
+		if !ok || key == "" || strings.ContainsAny(key, " \t") {
+			return nil, fmt.Errorf("bad header line %.80q", line)
+		}
+		key = textproto.CanonicalMIMEHeaderKey(key)
+		h[key] = append(h[key], strings.TrimSpace(value))
+	}
+}
+
+// readLine reads one line, returned without its line ending, and takes its
+// length from *budget. It holds no more than the budget and one buffer of r
+// however long the line is: a line that would exceed the budget is
+// errTooLarge as soon as that is known.
+func readLine(r *bufio.Reader, budget *int) (string, error) {
+	part, err := r.ReadSlice('\n')
+	var long []byte // a line longer than r's buffer, gathered
+	for err == bufio.ErrBufferFull {
+		if len(long)+len(part) > *budget {
+			return "", errTooLarge
+		}
+		long = append(long, part...)
+		part, err = r.ReadSlice('\n')
+	}
+	n := len(long) + len(part)
+	if n > *budget {
+		return "", errTooLarge
+	}
+	if err != nil {
+		if err == io.EOF && n > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return "", err
+	}
+	*budget -= n
+	line := string(part) // the common case: one slice, one copy
+	if long != nil {
+		line = string(append(long, part...))
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r"), nil
 }
 
 type part struct {
@@ -100,27 +169,32 @@ func parseEncapsulated(v string) ([]part, error) {
 
 // skipBody reads and drops a chunked body up to its last chunk, which is
 // all the client sends when its preview ends the body ("0; ieof") or when
-// it sent the whole body.
+// it sent the whole body. Having asked for a zero preview, it expects a
+// line or two: a body over maxBody is hostile, and an error.
 func skipBody(r *bufio.Reader) error {
-	tp := textproto.NewReader(r)
+	budget := maxBody
 	for {
-		line, err := tp.ReadLine()
+		line, err := readLine(r, &budget)
 		if err != nil {
-			return err
+			return fmt.Errorf("req-body chunk size: %w", err)
 		}
 		sizeField, _, _ := strings.Cut(line, ";")
 		size, err := strconv.ParseInt(strings.TrimSpace(sizeField), 16, 64)
 		if err != nil || size < 0 {
-			return fmt.Errorf("bad chunk size %q", line)
+			return fmt.Errorf("bad chunk size %.80q", line)
 		}
 		if size == 0 {
-			_, err := tp.ReadLine() // the empty line after the last chunk
+			_, err := readLine(r, &budget) // the empty line after the last chunk
 			return err
 		}
-		if _, err := io.CopyN(io.Discard, r, size); err != nil {
+		if size > int64(budget) {
+			return fmt.Errorf("req-body over %d bytes: %w", maxBody, errTooLarge)
+		}
+		budget -= int(size)
+		if _, err := r.Discard(int(size)); err != nil {
 			return err
 		}
-		if _, err := tp.ReadLine(); err != nil {
+		if _, err := readLine(r, &budget); err != nil {
 			return err
 		}
 	}

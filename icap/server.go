@@ -2,6 +2,7 @@ package icap
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,19 +21,37 @@ import (
 // ISTag names this service's behaviour; it changes when what it does does.
 const ISTag = `"squid-cache-exporter-reqmod-1"`
 
-// idleTimeout closes a connection Squid has left unused.
-const idleTimeout = 5 * time.Minute
+// Defaults of the Server's bounds.
+const (
+	// DefaultMaxConns is the Max-Connections the service advertises, and
+	// enforces: Squid keeps to it, so only another client goes over.
+	DefaultMaxConns = 1000
+	// DefaultIdleTimeout closes a connection Squid has left unused.
+	DefaultIdleTimeout = 5 * time.Minute
+	// DefaultRequestTimeout bounds one request, from its first byte to the
+	// answer written. Squid sends a request at once, so this only cuts off
+	// a client trickling its bytes to hold the connection (slowloris).
+	DefaultRequestTimeout = 30 * time.Second
+)
 
 // Server is the REQMOD service.
 type Server struct {
 	URLs    *cdnurl.Matcher
 	Logger  log.Logger
 	Metrics *Metrics
+
+	// Bounds; zero means the default above.
+	MaxConns       int
+	IdleTimeout    time.Duration
+	RequestTimeout time.Duration
 }
 
-// Serve accepts ICAP connections on l until ctx ends.
+// Serve accepts ICAP connections on l until ctx ends or l is closed; it
+// returns nil then. It does not stop on accept errors: it logs them and
+// retries.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	return tcpserve.Serve(ctx, l, s.serveConn)
+	tcpserve.Serve(ctx, l, s.serveConn, tcpserve.Options{MaxConns: s.maxConns(), Logger: s.Logger})
+	return nil
 }
 
 // serveConn answers the requests of one persistent connection in order.
@@ -40,16 +59,10 @@ func (s *Server) serveConn(conn net.Conn) {
 	defer conn.Close()
 	r := bufio.NewReader(conn)
 	w := bufio.NewWriter(conn)
-	for {
-		conn.SetReadDeadline(time.Now().Add(idleTimeout))
+	for s.awaitRequest(conn, r) {
 		req, err := ReadRequest(r)
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !isTimeout(err) {
-				s.Metrics.observe("unknown", resultError, 0)
-				level.Warn(s.Logger).Log("msg", "bad ICAP request; closing the connection", "remote", conn.RemoteAddr(), "err", err)
-				writeStatus(w, 400, "Bad Request")
-				w.Flush()
-			}
+			s.refuse(conn, w, err)
 			return
 		}
 		start := time.Now()
@@ -59,17 +72,51 @@ func (s *Server) serveConn(conn net.Conn) {
 		}
 		s.Metrics.observe(req.Method, result, time.Since(start))
 		if err != nil {
-			level.Warn(s.Logger).Log("msg", "ICAP exchange failed", "remote", conn.RemoteAddr(), "err", err)
+			level.Warn(s.Logger).Log("msg", "ICAP exchange failed; closing the connection", "remote", conn.RemoteAddr(), "err", err)
 			return
 		}
 	}
+}
+
+// awaitRequest waits up to IdleTimeout for the next request to begin, then
+// gives the request RequestTimeout to be read and answered: a connection
+// may idle a while, but not hold the service by sending slowly. It reports
+// false when the connection ended or idled too long, which needs no word.
+func (s *Server) awaitRequest(conn net.Conn, r *bufio.Reader) bool {
+	conn.SetDeadline(time.Now().Add(cmp.Or(s.IdleTimeout, DefaultIdleTimeout)))
+	if _, err := r.Peek(1); err != nil {
+		return false
+	}
+	conn.SetDeadline(time.Now().Add(s.requestTimeout()))
+	return true
+}
+
+// refuse logs a request that could not be read, and answers 400 unless the
+// client was too slow or went away.
+func (s *Server) refuse(conn net.Conn, w *bufio.Writer, err error) {
+	s.Metrics.observe("unknown", resultError, 0)
+	switch {
+	case isTimeout(err):
+		level.Warn(s.Logger).Log("msg", "ICAP request not read in time; closing the connection", "remote", conn.RemoteAddr(), "timeout", s.requestTimeout())
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed):
+		level.Warn(s.Logger).Log("msg", "ICAP request cut short", "remote", conn.RemoteAddr(), "err", err)
+	default:
+		level.Warn(s.Logger).Log("msg", "bad ICAP request; closing the connection", "remote", conn.RemoteAddr(), "err", err)
+		writeStatus(w, 400, "Bad Request")
+		w.Flush()
+	}
+}
+
+func (s *Server) maxConns() int { return cmp.Or(s.MaxConns, DefaultMaxConns) }
+func (s *Server) requestTimeout() time.Duration {
+	return cmp.Or(s.RequestTimeout, DefaultRequestTimeout)
 }
 
 // answer writes the response to one request.
 func (s *Server) answer(r *bufio.Reader, w *bufio.Writer, req *Request) (string, error) {
 	switch req.Method {
 	case "OPTIONS":
-		writeOptions(w)
+		writeOptions(w, s.maxConns())
 		return resultOptions, nil
 	case "REQMOD":
 	default:
@@ -119,11 +166,11 @@ func writeNoChange(w *bufio.Writer, req *Request) error {
 }
 
 // writeOptions says what the service does: REQMOD, a zero preview for every
-// request, and 204 for no change.
-func writeOptions(w *bufio.Writer) {
+// request, 204 for no change, and the connections it accepts at most.
+func writeOptions(w *bufio.Writer, maxConns int) {
 	fmt.Fprintf(w, "ICAP/1.0 200 OK\r\nMethods: REQMOD\r\nService: squid-cache-exporter blob REQMOD\r\nISTag: %s\r\n"+
-		"Allow: 204\r\nPreview: 0\r\nTransfer-Preview: *\r\nOptions-TTL: 3600\r\nMax-Connections: 1000\r\n"+
-		"Encapsulated: null-body=0\r\n\r\n", ISTag)
+		"Allow: 204\r\nPreview: 0\r\nTransfer-Preview: *\r\nOptions-TTL: 3600\r\nMax-Connections: %d\r\n"+
+		"Encapsulated: null-body=0\r\n\r\n", ISTag, maxConns)
 }
 
 func writeStatus(w *bufio.Writer, code int, text string) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -90,30 +91,42 @@ func TestHelperReplies(t *testing.T) {
 }
 
 // A slow check holds up only its own request: the others, sent after it,
-// are answered first, and at EOF the helper waits for the slow one.
+// are answered first, and at EOF the helper waits for the slow one, which
+// gets the same verified key as the fast ones.
 func TestSlowCheckBlocksNothingElse(t *testing.T) {
+	// The replies the fast path gives, so that the test does not spell out
+	// the key format: slow and signed are the same blob, both authorized.
+	verified := strings.TrimPrefix(run(t, newHelper(t, time.Second), "1 "+signed+"\n")[0], "1 ")
+	refused := strings.TrimPrefix(run(t, newHelper(t, time.Second), "1 "+tampered+"\n")[0], "1 ")
+	if verified == refused {
+		t.Fatalf("an authorized and a refused URL get the same reply %q", verified)
+	}
 	h := newHelper(t, 5*time.Second)
 	in, feed := io.Pipe()
-	out := &lineRecorder{}
+	out := newLineRecorder()
 	done := make(chan error)
 	go func() { done <- h.Serve(context.Background(), in, out) }()
 	io.WriteString(feed, "0 "+slow+"\n")
 	for i := 1; i <= 100; i++ {
 		io.WriteString(feed, itoa(i)+" "+signed+"\n")
 	}
-	deadline := time.Now().Add(1500 * time.Millisecond)
-	for out.count() < 100 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	// The slow check takes 2 s: the 100 fast replies must all come before.
+	fast := out.waitFor(100, 1500*time.Millisecond)
+	if len(fast) < 100 {
+		t.Fatalf("%d of the 100 fast requests answered while the slow check ran", len(fast))
 	}
-	if n := out.count(); n != 100 {
-		t.Fatalf("%d of the 100 fast requests answered while the slow check ran", n)
+	for _, reply := range fast {
+		if channel, key, _ := strings.Cut(reply, " "); channel == "0" || key != verified {
+			t.Fatalf("while the slow check ran: %q (want the fast replies, %q)", reply, verified)
+		}
 	}
 	feed.Close()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if last := out.lines[len(out.lines)-1]; last != "0 OK store-id="+shared {
-		t.Errorf("the slow request's reply: %q", last)
+	all := out.snapshot()
+	if len(all) != 101 || all[100] != "0 "+verified {
+		t.Errorf("%d replies, the last %q; want 101, the last the slow request's %q", len(all), all[len(all)-1], "0 "+verified)
 	}
 }
 
@@ -154,22 +167,48 @@ func FuzzParseLine(f *testing.F) {
 	})
 }
 
+// lineRecorder keeps the helper's replies, one a Write, and says when one
+// comes.
 type lineRecorder struct {
 	mu    sync.Mutex
 	lines []string
+	wrote chan struct{}
 }
+
+func newLineRecorder() *lineRecorder { return &lineRecorder{wrote: make(chan struct{}, 1)} }
 
 func (l *lineRecorder) Write(p []byte) (int, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.lines = append(l.lines, strings.TrimSuffix(string(p), "\n"))
+	l.mu.Unlock()
+	select {
+	case l.wrote <- struct{}{}:
+	default:
+	}
 	return len(p), nil
 }
 
-func (l *lineRecorder) count() int {
+// snapshot copies the replies so far.
+func (l *lineRecorder) snapshot() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.lines)
+	return slices.Clone(l.lines)
+}
+
+// waitFor returns the replies once there are n, or those there are when
+// the time is up.
+func (l *lineRecorder) waitFor(n int, within time.Duration) []string {
+	timeout := time.After(within)
+	for {
+		if lines := l.snapshot(); len(lines) >= n {
+			return lines
+		}
+		select {
+		case <-l.wrote:
+		case <-timeout:
+			return l.snapshot()
+		}
+	}
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -5,9 +5,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
+	"sync/atomic"
 
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
@@ -72,7 +72,9 @@ func startLogSources(ctx context.Context, o probeOptions, hub *accesslog.Hub, lo
 		go f.Follow(ctx)
 	}
 	if o.listen != "" {
-		l, err := net.Listen("tcp", o.listen)
+		// A bare port binds the loopback: the receiver takes its peers'
+		// lines on trust (and admits only loopback peers).
+		l, err := accesslog.ListenLoopbackDefault(o.listen)
 		if err != nil {
 			return fmt.Errorf("--probe.access-log.listen-address: %w", err)
 		}
@@ -80,6 +82,7 @@ func startLogSources(ctx context.Context, o probeOptions, hub *accesslog.Hub, lo
 		if o.echo {
 			r.Echo = os.Stdout
 		}
+		registerReceiverMetrics(r)
 		go r.Serve(ctx, l)
 	}
 	return nil
@@ -93,4 +96,17 @@ func registerLogMetrics(hub *accesslog.Hub) {
 			Help: "Access log lines not in Squid's native format (the prober needs access_log ... squid)."},
 			func() float64 { return float64(hub.Malformed.Load()) }),
 	)
+}
+
+// registerReceiverMetrics counts the connections the access log receiver
+// closed at once: from a peer not allowed, or over its connection limit.
+// Either one growing means something other than Squid is connecting.
+func registerReceiverMetrics(r *accesslog.Receiver) {
+	for reason, n := range map[string]*atomic.Uint64{"peer": &r.RejectedPeer, "limit": &r.RejectedLimit} {
+		prometheus.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "squid_exporter_access_log_rejected_connections_total",
+			Help:        "Connections to the access log receiver closed at once, by reason: peer (not in the allowed peers) or limit (too many open).",
+			ConstLabels: prometheus.Labels{"reason": reason},
+		}, func() float64 { return float64(n.Load()) }))
+	}
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"html"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/squid-cache-exporter/squid-cache-exporter/cachemgr"
 	"github.com/squid-cache-exporter/squid-cache-exporter/collector"
 	"github.com/squid-cache-exporter/squid-cache-exporter/exporter"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/webserver"
 )
 
 // serve runs the exporter until it fails; it returns the exit code.
@@ -55,7 +58,7 @@ func serve(o options, logger log.Logger, slogger *slog.Logger) int {
 		http.Handle("/probe", scheduler.Handler())
 		http.Handle("/probe/targets", scheduler.TargetsHandler())
 		for _, t := range scheduler.Targets {
-			links = append(links, web.LandingLinks{Address: "/probe?target=" + t.Name + "&debug=true", Text: "Probe " + t.Name})
+			links = append(links, probeLink(t.Name))
 		}
 	}
 	if o.metricsPath != "/" {
@@ -74,11 +77,21 @@ func serve(o options, logger log.Logger, slogger *slog.Logger) int {
 
 	level.Info(logger).Log("msg", "starting "+program, "version", version.Info(), "squid", o.squidAddress,
 		"reports", strings.Join(collector.EnabledReports(), ","), "password", o.passwordFile != "", "probe_config", o.probe.config)
-	if err := web.ListenAndServe(&http.Server{}, o.web, slogger); err != nil {
+	// The address comes from o.web; timeouts bound slow and idle clients.
+	if err := web.ListenAndServe(webserver.New("", nil), o.web, slogger); err != nil {
 		level.Error(logger).Log("msg", "server stopped", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// probeLink is the landing page's link to a target's debug probe.
+// exporter-toolkit fills its page with text/template, which escapes
+// nothing, and target names come from the config file: the name is
+// query-escaped in the URL, and both are HTML-escaped.
+func probeLink(target string) web.LandingLinks {
+	address := "/probe?target=" + url.QueryEscape(target) + "&debug=true"
+	return web.LandingLinks{Address: html.EscapeString(address), Text: html.EscapeString("Probe " + target)}
 }
 
 // readPassword reads the cache manager password; an empty path means none.

@@ -11,7 +11,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -23,13 +22,14 @@ import (
 	"github.com/squid-cache-exporter/squid-cache-exporter/cdnurl"
 	"github.com/squid-cache-exporter/squid-cache-exporter/icap"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/logging"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/webserver"
 )
 
 func main() {
 	app := kingpin.New("squid-icap-service", "ICAP REQMOD service: drops Authorization from CDN blob requests so Squid may cache them.")
 	listen := app.Flag("icap.listen-address", "Address to serve ICAP on.").Default("127.0.0.1:1344").String()
 	patterns := app.Flag("url-pattern", "Regular expression of the CDN blob URLs (repeatable).").Default(cdnurl.DefaultPattern).Strings()
-	metricsAddr := app.Flag("web.listen-address", "Serve metrics here.").Default(":9302").String()
+	metricsAddr := app.Flag("web.listen-address", "Serve metrics here. The default is the loopback only; a sidecar scraped by Prometheus sets :9302.").Default("127.0.0.1:9302").String()
 	logLevel := app.Flag("log.level", "debug, info, warn or error.").Default("info").Enum("debug", "info", "warn", "error")
 	logFormat := app.Flag("log.format", "logfmt or json.").Default("logfmt").Enum("logfmt", "json")
 	app.DefaultEnvars()
@@ -53,7 +53,7 @@ func main() {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	server := &icap.Server{URLs: urls, Logger: logger, Metrics: icap.NewMetrics(reg)}
 	go func() {
-		err := http.ListenAndServe(*metricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		err := webserver.New(*metricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).ListenAndServe()
 		level.Error(logger).Log("msg", "metrics server stopped", "err", err)
 	}()
 	level.Info(logger).Log("msg", "serving ICAP", "address", *listen)

@@ -24,6 +24,7 @@ import (
 	"github.com/squid-cache-exporter/squid-cache-exporter/cdnurl"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/hostsfile"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/logging"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/webserver"
 	"github.com/squid-cache-exporter/squid-cache-exporter/storeid"
 )
 
@@ -55,7 +56,7 @@ func main() {
 	helper := &storeid.Helper{URLs: urls, Check: checker.Authorized, Timeout: *timeout, Logger: logger, Metrics: storeid.NewMetrics(reg)}
 	if *metricsAddr != "" {
 		go func() {
-			err := http.ListenAndServe(*metricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+			err := webserver.New(*metricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).ListenAndServe()
 			level.Warn(logger).Log("msg", "not serving metrics (another helper child may have the port)", "err", err)
 		}()
 	}
