@@ -1,6 +1,7 @@
 // Package accesslog reads Squid's access log in its native "squid" format,
-// from a file it follows or from Squid's tcp:// logging module, and hands
-// the lines that a prober waits for to it.
+// or in "squid_probe" (the same with the prober's marker at the end), from a
+// file it follows or from Squid's tcp:// logging module, and hands the lines
+// that a prober waits for to it.
 package accesslog
 
 import (
@@ -8,12 +9,22 @@ import (
 	"time"
 )
 
+// MarkerHeader is the request header in which a probe round sends its
+// marker, and which the squid_probe format logs.
+const MarkerHeader = "X-Squid-Cache-Probe"
+
+// ProbeLogFormat defines squid_probe for squid.conf: the native format plus
+// the marker, which ties a line to the round that caused it. Squid writes
+// "-" for a request without the header.
+const ProbeLogFormat = "logformat squid_probe %ts.%03tu %6tr %>a %Ss/%03>Hs %<st %rm %ru %[un %Sh/%<a %mt %{" + MarkerHeader + "}>h"
+
 // Entry is one line of the native format
 //
 //	%ts.%03tu %6tr %>a %Ss/%03>Hs %<st %rm %ru %[un %Sh/%<a %mt
 //
-// Its byte fields point into the line: they are valid until the line's
-// buffer is reused. Record copies what must outlive it.
+// or of squid_probe, which adds the marker (ProbeLogFormat). Its byte
+// fields point into the line: they are valid until the line's buffer is
+// reused. Record copies what must outlive it.
 type Entry struct {
 	Time      int64 // Unix milliseconds when Squid logged the transaction (its end)
 	Elapsed   int64 // milliseconds the transaction took
@@ -27,15 +38,22 @@ type Entry struct {
 	Hierarchy []byte // HIER_NONE, HIER_DIRECT, ...
 	Peer      []byte
 	MimeType  []byte
+	// Marker is the MarkerHeader the request carried; nil when it carried
+	// none ("-") or the line has no marker field.
+	Marker []byte
+	// MarkerField says the line is in the squid_probe format, so a missing
+	// Marker means the request had none, not that the log cannot show it.
+	MarkerField bool
 }
 
 // Start is when the transaction began.
 func (e *Entry) Start() time.Time { return time.UnixMilli(e.Time - e.Elapsed) }
 
-// ErrFormat says a line is not in the native squid format.
-var ErrFormat = errors.New("not a squid native access log line")
+// ErrFormat says a line is in neither the squid nor the squid_probe format.
+var ErrFormat = errors.New("not a squid or squid_probe access log line")
 
-// Parse reads one line, without its newline, into e. It allocates nothing.
+// Parse reads one line of either format, without its newline, into e. It
+// allocates nothing.
 func Parse(line []byte, e *Entry) error {
 	var f fields
 	f.rest = line
@@ -50,6 +68,7 @@ func Parse(line []byte, e *Entry) error {
 	e.User = f.next()
 	e.Hierarchy, e.Peer, ok[4] = cutSlash(f.next())
 	e.MimeType = f.next()
+	e.Marker, e.MarkerField = parseMarker(f.next())
 	ok[5] = len(e.MimeType) > 0 && len(f.next()) == 0
 	if ok != [6]bool{true, true, true, true, true, true} {
 		return ErrFormat
@@ -72,6 +91,18 @@ func (f *fields) next() []byte {
 	field := f.rest[i:j]
 	f.rest = f.rest[j:]
 	return field
+}
+
+// parseMarker reads the optional last field: absent in the native format,
+// "-" in squid_probe for a request without the header.
+func parseMarker(b []byte) (marker []byte, field bool) {
+	switch {
+	case len(b) == 0:
+		return nil, false
+	case len(b) == 1 && b[0] == '-':
+		return nil, true
+	}
+	return b, true
 }
 
 // parseMillis reads "1795472260.565" as Unix milliseconds.

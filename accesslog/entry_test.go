@@ -3,12 +3,23 @@ package accesslog
 import (
 	"bytes"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
-func fixtureLines(t testing.TB) [][]byte {
+// Real Squid 5.7 logs: in the native squid format, and in squid_probe
+// (ProbeLogFormat) with three probe rounds and other traffic.
+const (
+	nativeFixture = "testdata/squid-5.7-access.log"
+	probeFixture  = "testdata/squid-5.7-probe-access.log"
+)
+
+func fixtureLines(t testing.TB) [][]byte { return fixture(t, nativeFixture) }
+
+func fixture(t testing.TB, path string) [][]byte {
 	t.Helper()
-	b, err := os.ReadFile("testdata/squid-5.7-access.log")
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -16,14 +27,23 @@ func fixtureLines(t testing.TB) [][]byte {
 }
 
 func TestParseEveryRealLine(t *testing.T) {
-	lines := fixtureLines(t)
-	if len(lines) != 74 {
-		t.Fatalf("fixture has %d lines, want 74", len(lines))
-	}
-	for i, line := range lines {
-		var e Entry
-		if err := Parse(line, &e); err != nil {
-			t.Errorf("line %d: %v: %s", i+1, err, line)
+	for _, tt := range []struct {
+		path        string
+		lines       int
+		markerField bool
+	}{
+		{nativeFixture, 74, false},
+		{probeFixture, 23, true},
+	} {
+		lines := fixture(t, tt.path)
+		if len(lines) != tt.lines {
+			t.Fatalf("%s has %d lines, want %d", tt.path, len(lines), tt.lines)
+		}
+		for i, line := range lines {
+			var e Entry
+			if err := Parse(line, &e); err != nil || e.MarkerField != tt.markerField {
+				t.Errorf("%s:%d: err %v, marker field %t: %s", tt.path, i+1, err, e.MarkerField, line)
+			}
 		}
 	}
 }
@@ -69,8 +89,8 @@ func TestParseRejectsOtherFormats(t *testing.T) {
 		`127.0.0.1 - - [23/Nov/2026:22:17:55 +0000] "GET http://x/ HTTP/1.1" 200 322 TCP_MISS:HIER_DIRECT`,
 		// a field missing
 		"1795472260.576 0 127.0.0.1 TCP_MEM_HIT/200 322 GET http://x/ - HIER_NONE/-",
-		// one too many
-		"1795472260.576 0 127.0.0.1 TCP_MEM_HIT/200 322 GET http://x/ - HIER_NONE/- text/plain extra",
+		// one too many, even for squid_probe
+		"1795472260.576 0 127.0.0.1 TCP_MEM_HIT/200 322 GET http://x/ - HIER_NONE/- text/plain 0123abcd extra",
 		"1795472260 0 127.0.0.1 TCP_MEM_HIT/200 322 GET http://x/ - HIER_NONE/- text/plain",
 		"1795472260.576 0 127.0.0.1 TCP_MEM_HIT/2000 322 GET http://x/ - HIER_NONE/- text/plain",
 		"1795472260.576 0 127.0.0.1 TCP_MEM_HIT 322 GET http://x/ - HIER_NONE/- text/plain",
@@ -84,7 +104,7 @@ func TestParseRejectsOtherFormats(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, line := range fixtureLines(f) {
+	for _, line := range append(fixtureLines(f), fixture(f, probeFixture)...) {
 		f.Add(line)
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {
@@ -95,10 +115,15 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// BenchmarkParse reports ns and allocations per line of the real log. The
+// BenchmarkParse reports ns and allocations per line of the real logs. The
 // target: at least 2 million lines a second on one core, 0 allocations.
 func BenchmarkParse(b *testing.B) {
-	lines := fixtureLines(b)
+	for _, path := range []string{nativeFixture, probeFixture} {
+		b.Run(strings.TrimSuffix(filepath.Base(path), ".log"), func(b *testing.B) { benchmarkParse(b, fixture(b, path)) })
+	}
+}
+
+func benchmarkParse(b *testing.B, lines [][]byte) {
 	var size int
 	for _, l := range lines {
 		size += len(l) + 1

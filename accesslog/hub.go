@@ -16,7 +16,7 @@ type Hub struct {
 	watches atomic.Pointer[[]*Watch] // copy on write: Publish takes no lock
 
 	Lines     atomic.Uint64 // lines published
-	Malformed atomic.Uint64 // lines not in the native squid format
+	Malformed atomic.Uint64 // lines in neither the squid nor the squid_probe format
 
 	wakeOnce sync.Once
 	wake     chan struct{}

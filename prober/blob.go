@@ -1,10 +1,8 @@
 package prober
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
@@ -14,8 +12,6 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"slices"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,29 +29,32 @@ import (
 const DefaultLogWait = 3 * time.Second
 
 // Prober pulls blobs through one Squid and reads that Squid's access log.
+// Its rounds may overlap: each knows its own log lines by its marker.
 type Prober struct {
 	Proxy   *url.URL
 	RootCAs *x509.CertPool // must include the ssl-bump CA
 	Log     *accesslog.Hub
 	LogWait time.Duration
 
-	mu sync.Mutex // rounds never overlap: their log lines must not mix
+	baseOnce sync.Once
+	base     *http.Transport // every round's connections: see transport.go
 
-	afterPull func(n int) // for tests: runs after pull n (1 or 2)
+	afterPull func(n int)                               // for tests: runs after pull n (1 or 2)
+	wrapBase  func(http.RoundTripper) http.RoundTripper // for tests: sees every request to Squid
 }
 
 // Probe runs one round for t: two pulls of its blob, the digest of each,
 // and the result code Squid logged for each.
 func (p *Prober) Probe(ctx context.Context, t *Target) *Result {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, t.Timeout)
 	defer cancel()
 	r := &Result{Target: t.Name, Durations: map[Phase]time.Duration{}}
-	ro := &round{p: p, t: t, r: r}
-	// Which address Squid sees this round's requests come from.
+	ro := &round{p: p, t: t, r: r, marker: newMarker()}
+	// Which address Squid sees this round's requests come from, and how
+	// many requests it sends; its new connections count in countConnects.
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: ro.gotConn})
+	ctx = context.WithValue(ctx, connectsKey{}, &ro.sent)
 	if err := ro.run(ctx); err != nil {
 		r.fail(classify(ctx, err), err)
 	} else {
@@ -68,18 +67,19 @@ func (p *Prober) Probe(ctx context.Context, t *Target) *Result {
 
 // round is the state of one Probe.
 type round struct {
-	p      *Prober
-	t      *Target
-	r      *Result
-	client atomic.Pointer[string] // our address as Squid logs it
-	sent   atomic.Int64           // requests Squid counts, CONNECTs included
+	p        *Prober
+	t        *Target
+	r        *Result
+	marker   string                 // sent with every request and logged by Squid; never printed
+	client   atomic.Pointer[string] // our address as Squid logs it
+	sent     atomic.Int64           // requests Squid counts, CONNECTs included
+	unmarked atomic.Int64           // lines like ours in a log without the marker field
 }
 
+// gotConn counts a request; its connection's CONNECT, if new, was counted
+// when it was dialed.
 func (ro *round) gotConn(info httptrace.GotConnInfo) {
 	ro.sent.Add(1)
-	if !info.Reused {
-		ro.sent.Add(1) // the CONNECT that opened it
-	}
 	if host, _, err := net.SplitHostPort(info.Conn.LocalAddr().String()); err == nil {
 		ro.client.CompareAndSwap(nil, &host)
 	}
@@ -87,7 +87,6 @@ func (ro *round) gotConn(info httptrace.GotConnInfo) {
 
 // pull is what one GET of the blob gave.
 type pull struct {
-	start  time.Time
 	digest string
 	bytes  int64
 }
@@ -115,7 +114,7 @@ func (ro *round) run(ctx context.Context) error {
 	}
 	ro.r.Bytes = pulls[1].bytes
 	ro.r.DigestMatch = pulls[0].digest == ref.DigestStr() && pulls[1].digest == ref.DigestStr()
-	logErr := ro.r.time(PhaseLogMatch, func() error { return ro.matchLog(ctx, watch, pulls) })
+	logErr := ro.r.time(PhaseLogMatch, func() error { return ro.matchLog(ctx, watch) })
 	return ro.verdict(pulls, ref, logErr)
 }
 
@@ -147,12 +146,9 @@ func (r *Result) time(phase Phase, f func() error) error {
 // authenticate pings the registry, gets a token for the repository and, for
 // an image target, resolves the layer's digest.
 func (ro *round) authenticate(ctx context.Context) (name.Digest, *http.Client, error) {
-	base := &http.Transport{
-		Proxy:               http.ProxyURL(ro.p.Proxy),
-		TLSClientConfig:     tlsConfig(ro.p.RootCAs),
-		TLSHandshakeTimeout: 10 * time.Second,
-		DisableCompression:  true, // the digest is of the bytes as stored
-	}
+	// go-containerregistry's transports sit on top, and the client follows
+	// redirects through them: every request reaches Squid marked.
+	base := &markerTransport{next: ro.p.transport(), marker: ro.marker}
 	ref, auth, err := ro.resolve(ctx, base)
 	if err != nil {
 		return name.Digest{}, nil, err
@@ -213,7 +209,7 @@ func (ro *round) pull(ctx context.Context, client *http.Client, ref name.Digest)
 	if err != nil {
 		return pull{}, err
 	}
-	p := pull{start: time.Now()}
+	var p pull
 	resp, err := client.Do(req)
 	if err != nil {
 		return p, err
@@ -232,59 +228,4 @@ func (ro *round) pull(ctx context.Context, client *http.Client, ref name.Digest)
 	}
 	p.digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
 	return p, nil
-}
-
-// matcher picks this round's lines: GETs from our address whose URL holds
-// the digest (the registry's /blobs/sha256:<hex> and the CDN's .../<hex>).
-// Other clients pulling the same blob come from other addresses, and rounds
-// do not overlap.
-func (ro *round) matcher(hexDigest []byte) func(*accesslog.Entry) bool {
-	return func(e *accesslog.Entry) bool {
-		if string(e.Method) != http.MethodGet || !bytes.Contains(e.URL, hexDigest) {
-			return false
-		}
-		client := ro.client.Load()
-		return client == nil || string(e.Client) == *client
-	}
-}
-
-// matchLog waits until the log shows the line that delivered each pull's
-// bytes (not the registry's redirect), and records their codes.
-func (ro *round) matchLog(ctx context.Context, watch *accesslog.Watch, pulls [2]pull) error {
-	wait := ro.p.LogWait
-	if wait <= 0 {
-		wait = DefaultLogWait
-	}
-	ctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	lines, err := watch.Wait(ctx, func(r []accesslog.Record) bool { return len(deliveries(r, pulls[0].start)) >= 2 })
-	found := deliveries(lines, pulls[0].start)
-	for i := 0; i < len(found) && i < 2; i++ {
-		ro.r.Codes[i] = found[i].Result
-		if strings.Contains(found[i].Result, "HIT") {
-			ro.r.ProxyHits++
-		}
-	}
-	if err != nil {
-		return failf(ReasonLogUnavailable, "Squid's access log showed %d of the 2 pulls within %s: is the log followed or received (see --probe.access-log)?", len(found), wait)
-	}
-	return nil
-}
-
-// deliveries are the lines that sent a blob's bytes, oldest first.
-func deliveries(lines []accesslog.Record, since time.Time) []accesslog.Record {
-	var out []accesslog.Record
-	// Squid logs with millisecond precision.
-	since = since.Add(-time.Millisecond)
-	for _, l := range lines {
-		if (l.Status < 300 || l.Status >= 400) && !l.Time.Before(since) {
-			out = append(out, l)
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
-	return out
-}
-
-func tlsConfig(roots *x509.CertPool) *tls.Config {
-	return &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 }

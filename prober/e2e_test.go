@@ -219,7 +219,7 @@ func TestProbeWithTCPLog(t *testing.T) {
 		close(done)
 	}()
 	squid := squidtest.Start(t, squidtest.Options{Hosts: quay.Hosts, BumpCA: bump, OriginCA: quay.CA,
-		Extra: []string{"access_log tcp://" + listener.Addr().String() + " logformat=squid on-error=drop"}})
+		Extra: []string{"access_log tcp://" + listener.Addr().String() + " logformat=squid_probe on-error=drop"}})
 	proxy, _ := url.Parse(squid.URL)
 	l := &lab{quay: quay, squid: squid, bump: bump, prober: &Prober{Proxy: proxy, RootCAs: bump.Pool(), Log: hub, LogWait: time.Second}}
 	r := l.prober.Probe(context.Background(), l.target("public", quay.Public, "ubi9/ubi", false))

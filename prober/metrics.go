@@ -18,10 +18,10 @@ var (
 	blobSizeDesc      = desc("blob_size_bytes", "Size of the blob as the last round pulled it.", "target")
 	failureDesc       = desc("failure", "1 for the reason the last round failed, 0 for the others.", "target", "reason")
 
-	lastSuccessDesc   = desc("last_success_timestamp_seconds", "When a round for the target last passed.", "target")
-	roundsDesc        = desc("rounds_total", "Rounds run for the target.", "target")
-	failuresDesc      = desc("failures_total", "Failed rounds for the target, by reason.", "target", "reason")
-	proxyRequestsDesc = desc("proxy_requests_total", "Requests the prober sent through Squid, CONNECTs included; "+
+	lastSuccessDesc   = desc("last_success_timestamp_seconds", "When a background round for the target last passed.", "target")
+	roundsDesc        = desc("rounds_total", "Background rounds run for the target.", "target")
+	failuresDesc      = desc("failures_total", "Failed background rounds for the target, by reason.", "target", "reason")
+	proxyRequestsDesc = desc("proxy_requests_total", "Requests the prober sent through Squid, CONNECTs and /probe rounds included; "+
 		"subtract from squid_client_http_requests_total for a hit ratio of real traffic.", "target")
 	proxyHitsDesc = desc("proxy_hits_total", "Of those, the ones Squid logged as hits.", "target")
 )

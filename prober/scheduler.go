@@ -12,11 +12,17 @@ import (
 )
 
 // Scheduler runs every target's rounds in the background, each on its own
-// interval with jitter, and keeps the latest verdicts as metrics.
+// interval with jitter, and keeps the latest verdicts as metrics. It also
+// runs rounds on demand (Handler), which do not change those verdicts.
 type Scheduler struct {
 	Prober  *Prober
 	Targets []Target
 	Logger  log.Logger
+
+	gateOnce sync.Once
+	gate     *gate // bounds the on-demand rounds
+
+	probeFunc func(context.Context, *Target) *Result // for tests: replaces Prober.Probe
 
 	mu          sync.Mutex
 	last        map[string]*Result
@@ -46,7 +52,11 @@ func (s *Scheduler) loop(ctx context.Context, t *Target) {
 			return
 		case <-time.After(wait):
 		}
-		s.Record(s.Prober.Probe(ctx, t))
+		r := s.probe(ctx, t)
+		if ctx.Err() != nil { // shutting down: the round says nothing about the cache
+			return
+		}
+		s.Record(r)
 		wait = jitter(t.Interval, 0.1)
 	}
 }
@@ -56,7 +66,19 @@ func jitter(d time.Duration, fraction float64) time.Duration {
 	return time.Duration(float64(d) * (1 + fraction*(2*rand.Float64()-1)))
 }
 
-// Record keeps a round's verdict and logs a failure.
+func (s *Scheduler) probe(ctx context.Context, t *Target) *Result {
+	if s.probeFunc != nil {
+		return s.probeFunc(ctx, t)
+	}
+	return s.Prober.Probe(ctx, t)
+}
+
+func (s *Scheduler) onDemand() *gate {
+	s.gateOnce.Do(func() { s.gate = newGate(OnDemandRounds, OnDemandQueue) })
+	return s.gate
+}
+
+// Record keeps a background round's verdict and logs a failure.
 func (s *Scheduler) Record(r *Result) {
 	if !r.Success {
 		level.Warn(s.Logger).Log("msg", "probe failed", "target", r.Target, "reason", r.Reason, "err", r.Err, "codes", r.Codes[0]+","+r.Codes[1])
@@ -65,10 +87,7 @@ func (s *Scheduler) Record(r *Result) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.last == nil {
-		s.last, s.lastSuccess, s.failures = map[string]*Result{}, map[string]time.Time{}, map[string]map[Reason]int{}
-		s.rounds, s.requests, s.hits = map[string]int{}, map[string]int{}, map[string]int{}
-	}
+	s.init()
 	s.last[r.Target] = r
 	s.rounds[r.Target]++
 	s.requests[r.Target] += r.ProxyRequests
@@ -83,11 +102,31 @@ func (s *Scheduler) Record(r *Result) {
 	}
 }
 
+// countTraffic adds an on-demand round's requests and hits to the
+// counters that let dashboards leave the prober's traffic out of Squid's,
+// and nothing else: its verdict is the caller's.
+func (s *Scheduler) countTraffic(r *Result) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.init()
+	s.requests[r.Target] += r.ProxyRequests
+	s.hits[r.Target] += r.ProxyHits
+}
+
+// init makes the maps; s.mu is held.
+func (s *Scheduler) init() {
+	if s.last == nil {
+		s.last, s.lastSuccess, s.failures = map[string]*Result{}, map[string]time.Time{}, map[string]map[Reason]int{}
+		s.rounds, s.requests, s.hits = map[string]int{}, map[string]int{}, map[string]int{}
+	}
+}
+
 // Describe sends nothing: an unchecked collector.
 func (s *Scheduler) Describe(chan<- *prometheus.Desc) {}
 
-// Collect sends the latest verdict of every target that has had a round,
-// and the counts of rounds and failures of every target.
+// Collect sends the latest background verdict of every target that has had
+// one, the counts of background rounds and failures of every target, and
+// the prober's traffic through Squid, on-demand rounds included.
 func (s *Scheduler) Collect(ch chan<- prometheus.Metric) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/redact"
 )
 
 // Reason says why a round failed. The set is fixed, so metric labels stay
@@ -69,8 +71,12 @@ type Result struct {
 	ProxyRequests, ProxyHits int
 }
 
+// fail records why the round failed. The error is redacted here, where it
+// enters the Result, so that no reader of it (String, the debug page, the
+// log) sees a signed CDN URL's signature or a URL's password: the errors of
+// the HTTP client and of go-containerregistry quote whole URLs.
 func (r *Result) fail(reason Reason, err error) *Result {
-	r.Success, r.Reason, r.Err = false, reason, err
+	r.Success, r.Reason, r.Err = false, reason, redact.Error(err)
 	return r
 }
 

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/redact"
 )
 
 // Exit codes of the probe command.
@@ -61,7 +63,7 @@ func probeReplicas(ctx context.Context, urls []string) int {
 	for _, raw := range urls {
 		replicas, err := replicasOf(ctx, raw)
 		if err != nil {
-			fmt.Printf("FAIL %s: %v\n", raw, err)
+			fmt.Printf("FAIL %s: %v\n", redact.URL(raw), redact.Error(err))
 			code = exitFail
 			continue
 		}
@@ -78,7 +80,7 @@ func probeReplicas(ctx context.Context, urls []string) int {
 func replicasOf(ctx context.Context, raw string) ([]string, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("not a URL: %q", raw)
+		return nil, fmt.Errorf("not a URL: %q", redact.URL(raw))
 	}
 	addrs, err := net.DefaultResolver.LookupHost(ctx, u.Hostname())
 	if err != nil {
@@ -93,20 +95,23 @@ func replicasOf(ctx context.Context, raw string) ([]string, error) {
 	return out, nil
 }
 
-// probeReplica prints the replica's verdict for each of its targets.
+// probeReplica prints the replica's verdict for each of its targets. The
+// replica's URL may hold a password for the sidecar: it is sent, never
+// printed.
 func probeReplica(ctx context.Context, replica string) bool {
+	shown := redact.URL(replica)
 	var names []string
 	if err := getJSON(ctx, replica+"/probe/targets", &names); err != nil {
-		fmt.Printf("FAIL replica %s: cannot list its targets: %v\n", replica, err)
+		fmt.Printf("FAIL replica %s: cannot list its targets: %v\n", shown, redact.Error(err))
 		return false
 	}
 	ok := true
 	for _, name := range names {
 		body, err := get(ctx, replica+"/probe?debug=true&target="+url.QueryEscape(name))
 		if err != nil {
-			body = fmt.Sprintf("FAIL %s: %v", name, err)
+			body = fmt.Sprintf("FAIL %s: %v", name, redact.Error(err))
 		}
-		fmt.Printf("replica %s: %s\n", replica, strings.TrimSpace(body))
+		fmt.Printf("replica %s: %s\n", shown, strings.TrimSpace(body))
 		ok = ok && strings.HasPrefix(body, "PASS")
 	}
 	return ok
@@ -120,12 +125,22 @@ func getJSON(ctx context.Context, u string, v any) error {
 	return json.Unmarshal([]byte(body), v)
 }
 
+// direct talks to the sidecars themselves: a helm test pod's HTTP_PROXY is
+// for the outside world, and a proxy would answer for a replica it is not.
+var direct = &http.Client{Transport: directTransport()}
+
+func directTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	return t
+}
+
 func get(ctx context.Context, u string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return "", err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := direct.Do(req)
 	if err != nil {
 		return "", err
 	}

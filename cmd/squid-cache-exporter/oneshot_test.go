@@ -2,10 +2,14 @@ package main
 
 import (
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
@@ -49,7 +53,15 @@ func (l *probeLab) flags(config string) []string {
 
 func runProbe(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	out, err := exec.Command(binary, append([]string{"probe"}, args...)...).CombinedOutput()
+	return runProbeWithEnv(t, nil, args...)
+}
+
+// runProbeWithEnv runs the probe command with env added to the test's.
+func runProbeWithEnv(t *testing.T, env []string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"probe"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
 	code := 0
 	if exit, ok := err.(*exec.ExitError); ok {
 		code = exit.ExitCode()
@@ -99,5 +111,77 @@ func TestOneShotProbeAsksTheSidecar(t *testing.T) {
 	}
 	if code, out := runProbe(t, "--exporter-url=http://127.0.0.1:1"); code != exitFail || !strings.Contains(out, "cannot list its targets") {
 		t.Errorf("unreachable sidecar: exit code %d:\n%s", code, out)
+	}
+}
+
+// fakeSidecar answers /probe/targets and /probe?debug=true as a sidecar
+// whose one target passes, and remembers the passwords it was sent.
+func fakeSidecar(t *testing.T) (port string, passwords *[]string) {
+	var seen []string
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pw, ok := r.BasicAuth(); ok {
+			mu.Lock()
+			seen = append(seen, pw)
+			mu.Unlock()
+		}
+		switch r.URL.Path {
+		case "/probe/targets":
+			fmt.Fprint(w, `["ubi"]`)
+		case "/probe":
+			fmt.Fprintln(w, "PASS ubi")
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	_, port, _ = net.SplitHostPort(srv.Listener.Addr().String())
+	return port, &seen
+}
+
+// The one-shot probe talks to the sidecars directly, whatever HTTP_PROXY
+// says: a helm test pod may have a proxy set for the outside world. Go never
+// proxies a loopback address, so the sidecar is asked as 0.0.0.0, which
+// Linux connects to the local host but Go does not count as loopback: with
+// the proxy honoured, the request would go to the closed port.
+func TestOneShotProbeIgnoresProxyEnvironment(t *testing.T) {
+	port, _ := fakeSidecar(t)
+	closed := fmt.Sprintf("http://127.0.0.1:%d", squidtest.FreePort(t))
+	env := []string{"HTTP_PROXY=" + closed, "http_proxy=" + closed, "HTTPS_PROXY=" + closed, "https_proxy=" + closed,
+		"ALL_PROXY=" + closed, "NO_PROXY=", "no_proxy="}
+	code, out := runProbeWithEnv(t, env, "--exporter-url=http://0.0.0.0:"+port)
+	if code != exitPass || !strings.Contains(out, "replica http://0.0.0.0:"+port+": PASS ubi") {
+		t.Errorf("exit code %d:\n%s", code, out)
+	}
+}
+
+// An --exporter-url may hold a password for the sidecar: it is sent, and
+// never printed.
+func TestOneShotProbeHidesExporterPasswords(t *testing.T) {
+	port, passwords := fakeSidecar(t)
+	const secret = "s3cret-pw"
+	tests := []struct {
+		name     string
+		url      string
+		wantCode int
+		wantOut  string
+	}{
+		{"reachable", "http://alice:" + secret + "@127.0.0.1:" + port, exitPass, "replica http://REDACTED@127.0.0.1:" + port + ": PASS ubi"},
+		{"unreachable", "http://alice:" + secret + "@127.0.0.1:1", exitFail, "FAIL replica http://REDACTED@127.0.0.1:1: cannot list its targets"},
+		{"not a URL", "http://alice:" + secret + "@[::1", exitFail, "not a URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out := runProbe(t, "--exporter-url="+tt.url)
+			if code != tt.wantCode || !strings.Contains(out, tt.wantOut) {
+				t.Errorf("exit code %d, want %d, and output with %q:\n%s", code, tt.wantCode, tt.wantOut, out)
+			}
+			if strings.Contains(out, secret) {
+				t.Errorf("the password was printed:\n%s", out)
+			}
+		})
+	}
+	if len(*passwords) == 0 || (*passwords)[0] != secret {
+		t.Errorf("the sidecar was sent passwords %q, want %q", *passwords, secret)
 	}
 }

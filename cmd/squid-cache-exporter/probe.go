@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/redact"
 	"github.com/squid-cache-exporter/squid-cache-exporter/prober"
 )
 
@@ -28,8 +29,8 @@ func newScheduler(o options, logger log.Logger) (*prober.Scheduler, func(context
 		proxy = o.squidAddress
 	}
 	proxyURL, err := url.Parse(proxy)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--probe.proxy-url: %w", err)
+	if err != nil { // the error quotes the URL, which may hold Squid's proxy password
+		return nil, nil, fmt.Errorf("--probe.proxy-url: %w", redact.Error(err))
 	}
 	roots, err := rootCAs(o.probe.caFile)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
 )
 
 // config renders squid.conf for a test Squid in dir listening on port.
@@ -40,9 +42,10 @@ func config(dir string, port int, opts Options) string {
 	line("maximum_object_size 64 MB")
 	line("cache_dir ufs %s/cache 64 4 16", dir)
 	// Squid 5.7 crashes on mgr:config when no logformat is defined (bug
-	// 5344); this one is the built-in squid format.
-	line("logformat squidtest %%ts.%%03tu %%6tr %%>a %%Ss/%%03>Hs %%<st %%rm %%ru %%[un %%Sh/%%<a %%mt")
-	line("access_log stdio:%s/logs/access.log squid", dir)
+	// 5344). squid_probe is the built-in squid format plus the prober's
+	// marker, which a round needs to tell its own lines from others'.
+	line("%s", accesslog.ProbeLogFormat)
+	line("access_log stdio:%s/logs/access.log squid_probe", dir)
 	line("cache_log %s/logs/cache.log", dir)
 	line("cache_store_log none")
 	line("logfile_rotate 0")

@@ -1,0 +1,78 @@
+package prober
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
+)
+
+// matcher picks this round's lines: GETs from our address whose URL holds
+// the digest (the registry's /blobs/sha256:<hex> and the CDN's .../<hex>)
+// and that carry our marker. Other clients, other rounds of the same
+// target and forged lines lack the marker. Lines like ours in a log
+// without the marker field are counted, to say what is wrong.
+func (ro *round) matcher(hexDigest []byte) func(*accesslog.Entry) bool {
+	return func(e *accesslog.Entry) bool {
+		if string(e.Method) != http.MethodGet || !bytes.Contains(e.URL, hexDigest) {
+			return false
+		}
+		if client := ro.client.Load(); client != nil && string(e.Client) != *client {
+			return false
+		}
+		if !e.MarkerField {
+			ro.unmarked.Add(1)
+			return false
+		}
+		return e.Marker != nil && string(e.Marker) == ro.marker
+	}
+}
+
+// matchLog waits until the log shows the line that delivered each pull's
+// bytes (not the registry's redirect), and records their codes.
+func (ro *round) matchLog(ctx context.Context, watch *accesslog.Watch) error {
+	wait := ro.p.LogWait
+	if wait <= 0 {
+		wait = DefaultLogWait
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	lines, err := watch.Wait(waitCtx, func(r []accesslog.Record) bool { return len(deliveries(r)) >= 2 })
+	found := deliveries(lines)
+	for i := 0; i < len(found) && i < 2; i++ {
+		ro.r.Codes[i] = found[i].Result
+		if strings.Contains(found[i].Result, "HIT") {
+			ro.r.ProxyHits++
+		}
+	}
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil: // the round's time is up, not the log's
+		return fmt.Errorf("waiting for Squid's access log: %w", ctx.Err())
+	case ro.unmarked.Load() > 0:
+		return failf(ReasonLogUnavailable, "Squid's access log has no probe marker field, so no line can be tied to this round: "+
+			"define `%s` and log with it (access_log ... squid_probe)", accesslog.ProbeLogFormat)
+	}
+	return failf(ReasonLogUnavailable, "Squid's access log showed %d of the 2 pulls within %s: is the log followed or received "+
+		"(see --probe.access-log), and does Squid log in the squid_probe format?", len(found), wait)
+}
+
+// deliveries are the lines that sent a blob's bytes, oldest first. The
+// matcher let only this round's lines in.
+func deliveries(lines []accesslog.Record) []accesslog.Record {
+	var out []accesslog.Record
+	for _, l := range lines {
+		if l.Status < 300 || l.Status >= 400 {
+			out = append(out, l)
+		}
+	}
+	// Squid logs a transaction at its end, with millisecond precision;
+	// the stable sort keeps the log's order within one.
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	return out
+}

@@ -1,0 +1,68 @@
+package prober
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Limits on the rounds /probe runs on demand. Each round is two pulls
+// through Squid; without a bound, anyone who can reach /probe could make
+// the sidecar load Squid and the registry as fast as they can ask.
+const (
+	OnDemandRounds = 2 // on-demand rounds that run at once
+	OnDemandQueue  = 4 // requests that may wait for one of them; more are turned away
+	// MinOnDemandTimeout is the least time a caller's scrape timeout must
+	// leave a round (or the target's own timeout, if shorter): less than a
+	// round plausibly needs would only measure the caller's impatience.
+	MinOnDemandTimeout = time.Second
+)
+
+var (
+	errQueueFull = errors.New("too many on-demand rounds are running or waiting")
+	errNoSlot    = errors.New("no on-demand round came free in time for the scrape timeout")
+)
+
+// gate admits at most OnDemandRounds rounds at once, and lets at most
+// OnDemandQueue more wait.
+type gate struct {
+	admitted chan struct{} // running or waiting
+	running  chan struct{}
+}
+
+func newGate(rounds, queue int) *gate {
+	return &gate{admitted: make(chan struct{}, rounds+queue), running: make(chan struct{}, rounds)}
+}
+
+// enter waits for a round's turn until by, or until ctx ends. On success
+// the caller must call release when its round is over.
+func (g *gate) enter(ctx context.Context, by time.Time) (release func(), err error) {
+	select {
+	case g.admitted <- struct{}{}:
+	default:
+		return nil, errQueueFull
+	}
+	if err := g.wait(ctx, by); err != nil {
+		<-g.admitted
+		return nil, err
+	}
+	return func() { <-g.running; <-g.admitted }, nil
+}
+
+func (g *gate) wait(ctx context.Context, by time.Time) error {
+	select { // a free slot is taken even when by has passed
+	case g.running <- struct{}{}:
+		return nil
+	default:
+	}
+	timer := time.NewTimer(time.Until(by))
+	defer timer.Stop()
+	select {
+	case g.running <- struct{}{}:
+		return nil
+	case <-timer.C:
+		return errNoSlot
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
