@@ -60,12 +60,23 @@ type setup struct {
 // the ICAP service, as a plain Squid would run.
 func start(t testing.TB, helpers bool) *setup {
 	t.Helper()
+	return startEdited(t, helpers, nil)
+}
+
+// startEdited is start with the snippet's lines changed by edit first.
+func startEdited(t testing.TB, helpers bool, edit func(line string) string) *setup {
+	t.Helper()
 	s := &setup{quay: quaytest.Start(t, users), bump: pkitest.NewCA(t, "squid bump CA")}
 	s.quay.MakePrivate("org/private")
 	var extra []string
 	if helpers {
 		s.icap = startICAP(t)
 		extra = squidtest.PrivateBlobs(t, helperBinary, quaytest.CDNPattern, s.icap.addr)
+		for i := range extra {
+			if edit != nil {
+				extra[i] = edit(extra[i])
+			}
+		}
 	}
 	s.squid = squidtest.Start(t, squidtest.Options{Hosts: s.quay.Hosts, BumpCA: s.bump, OriginCA: s.quay.CA, Extra: extra})
 	return s
@@ -268,27 +279,45 @@ func TestPrivateBlobNeverLeaks(t *testing.T) {
 }
 
 // capture runs the ICAP service behind a listener that keeps the first
-// REQMOD request Squid sends that the service modifies.
+// REQMOD request Squid sends that the service modifies. kill and revive
+// stop and restart it on the same address, as a crashing sidecar would.
 type capture struct {
 	addr    string
 	metrics *prometheus.Registry
+	server  *icap.Server
+	stop    func()
 	mu      sync.Mutex
 	raw     map[net.Conn]*bytes.Buffer
 }
 
 func startICAP(t testing.TB) *capture {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	c := &capture{addr: "127.0.0.1:0", metrics: prometheus.NewRegistry(), raw: map[net.Conn]*bytes.Buffer{}}
+	urls, _ := cdnurl.New(quaytest.CDNPattern)
+	c.server = &icap.Server{URLs: urls, Logger: log.NewNopLogger(), Metrics: icap.NewMetrics(c.metrics)}
+	c.revive(t)
+	t.Cleanup(c.kill)
+	return c
+}
+
+// revive serves ICAP on c.addr (a free port the first time).
+func (c *capture) revive(t testing.TB) {
+	l, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &capture{addr: l.Addr().String(), metrics: prometheus.NewRegistry(), raw: map[net.Conn]*bytes.Buffer{}}
-	urls, _ := cdnurl.New(quaytest.CDNPattern)
-	server := &icap.Server{URLs: urls, Logger: log.NewNopLogger(), Metrics: icap.NewMetrics(c.metrics)}
+	c.addr = l.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { server.Serve(ctx, &recordingListener{l, c}); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return c
+	go func() { c.server.Serve(ctx, &recordingListener{l, c}); close(done) }()
+	c.stop = func() { cancel(); <-done }
+}
+
+// kill closes the listener and every connection.
+func (c *capture) kill() {
+	if c.stop != nil {
+		c.stop()
+		c.stop = nil
+	}
 }
 
 func (c *capture) modified() float64 {

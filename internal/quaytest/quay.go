@@ -65,10 +65,12 @@ type Quay struct {
 	signer *signer
 	cdn    *httptest.Server
 
-	mu       sync.Mutex
-	cdnGets  map[string]int // blob hex -> deliveries by the CDN
-	cdnRange map[string]int // blob hex -> ranged GETs (authorization checks)
-	poisoned map[string]bool
+	mu         sync.Mutex
+	cdnGets    map[string]int // blob hex -> deliveries by the CDN
+	cdnRange   map[string]int // blob hex -> ranged GETs (authorization checks)
+	poisoned   map[string]bool
+	checkDelay time.Duration // added to every ranged GET
+	cacheAll   bool          // every registry answer says it may be shared
 }
 
 // Start starts the three hosts; they stop when the test ends. users may
@@ -92,7 +94,7 @@ func Start(t testing.TB, users map[string]string) *Quay {
 	quay := q.serve(t, RegistryName, cert, nil)
 	q.Registry = RegistryName + ":" + port(quay.Listener.Addr().String())
 	q.auth = newTokenAuth(q.Registry, users)
-	quay.Config.Handler = q.auth.wrap(registry.New(registry.WithBlobHandler(redirectingBlobs{q}), quiet))
+	quay.Config.Handler = q.shareable(q.auth.wrap(registry.New(registry.WithBlobHandler(redirectingBlobs{q}), quiet)))
 
 	public := q.serve(t, PublicName, cert, nil)
 	public.Config.Handler = cacheableBlobs(registry.New(registry.WithBlobHandler(q.blobs), quiet))
@@ -162,6 +164,35 @@ func (q *Quay) isPoisoned(hex string) bool {
 	return q.poisoned[hex]
 }
 
+// SlowChecks makes the CDN answer every ranged GET (the store-ID helper's
+// authorization check) after d, as a distant or overloaded CDN does.
+func (q *Quay) SlowChecks(d time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.checkDelay = d
+}
+
+// MarkEverythingShareable makes the registry mark every answer (tokens,
+// manifests, 401s) "public, max-age=3600", as a misconfigured origin or a
+// CDN in front of it might: a cache must still never share them.
+func (q *Quay) MarkEverythingShareable() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.cacheAll = true
+}
+
+func (q *Quay) shareable(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q.mu.Lock()
+		all := q.cacheAll
+		q.mu.Unlock()
+		if all {
+			w.Header().Set("Cache-Control", "public, max-age=3600")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // SignedURL is a CDN URL for h as quay's redirect gives it; signedAgo
 // dates its signature in the past (past X-Amz-Expires, it has expired).
 func (q *Quay) SignedURL(h v1.Hash, signedAgo time.Duration) string {
@@ -212,12 +243,15 @@ func (q *Quay) serveCDN(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q.mu.Lock()
+	delay := time.Duration(0)
 	if r.Header.Get("Range") == "" {
 		q.cdnGets[hexDigest]++
 	} else { // an authorization check, not a delivery
 		q.cdnRange[hexDigest]++
+		delay = q.checkDelay
 	}
 	q.mu.Unlock()
+	time.Sleep(delay)
 	// Fresh for a year, but not "public": Squid does not cache it for a
 	// request that carries Authorization, as clients' CDN requests do.
 	w.Header().Set("Content-Type", "application/octet-stream")

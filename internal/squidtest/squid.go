@@ -271,6 +271,48 @@ func (s *Squid) RotateLogs() {
 	s.run(Binary(s.t), "-k", "rotate", "-f", s.conf)
 }
 
+// Reconfigure makes Squid re-read its config (squid -k reconfigure): it
+// restarts its helpers and reopens its ICAP services, as on a config
+// change in production.
+func (s *Squid) Reconfigure() {
+	s.run(Binary(s.t), "-k", "reconfigure", "-f", s.conf)
+}
+
+// KillHelpers kills (SIGKILL) the helper processes of this Squid that run
+// the program at path, as a crash would, and returns how many there were.
+// Squid starts new ones.
+func (s *Squid) KillHelpers(path string) int {
+	if s.cmd == nil {
+		s.t.Fatal("squidtest: squid is not running")
+	}
+	// Helpers run in sessions of their own, named "(program)" in argv[0]:
+	// the parent and the executable tell them apart.
+	exes, _ := filepath.Glob("/proc/[0-9]*/exe")
+	killed := 0
+	for _, f := range exes {
+		if exe, err := os.Readlink(f); err != nil || exe != path {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+		if parentOf(pid) == s.cmd.Process.Pid && syscall.Kill(pid, syscall.SIGKILL) == nil {
+			killed++
+		}
+	}
+	return killed
+}
+
+// parentOf reads a process's parent ID from /proc.
+func parentOf(pid int) int {
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "PPid:"); ok {
+			ppid, _ := strconv.Atoi(strings.TrimSpace(v))
+			return ppid
+		}
+	}
+	return 0
+}
+
 func (s *Squid) tail(path string) string {
 	b, _ := os.ReadFile(path)
 	if len(b) > 4000 {
