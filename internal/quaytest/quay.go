@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -199,6 +200,14 @@ func (q *Quay) SignedURL(h v1.Hash, signedAgo time.Duration) string {
 	s := *q.signer
 	s.now = func() time.Time { return time.Now().Add(-signedAgo) }
 	return s.sign("https://" + q.CDN + cdnPath(h))
+}
+
+// Secrets returns every signature and temporary credential the signed URLs
+// carried so far: a credential each, for as long as it is valid.
+func (q *Quay) Secrets() []string {
+	q.signer.issued.mu.Lock()
+	defer q.signer.issued.mu.Unlock()
+	return slices.Clone(q.signer.issued.sigs)
 }
 
 // StopCDN takes the CDN down: connections to it are refused.

@@ -1,0 +1,71 @@
+package e2e
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// output collects what the stack prints for people besides Squid's own
+// logs: the ICAP service's log and the prober's verdicts.
+type output struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.Write(p)
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
+// checkNoSecrets fails the test when a signature or temporary credential
+// the CDN handed out shows in Squid's logs (the store-ID helper writes into
+// cache.log) or in what the stack printed. Every test of this package that
+// runs the stack ends with it.
+func (s *setup) checkNoSecrets(t testing.TB) {
+	t.Helper()
+	texts := map[string]string{"cache.log": readFile(s.squid.CacheLog), "access.log": readFile(s.squid.AccessLog), "output": s.out.String()}
+	secrets := s.quay.Secrets()
+	for name, text := range texts {
+		for _, secret := range secrets {
+			if strings.Contains(text, secret) {
+				t.Errorf("%s holds a CDN credential (%.8s…) of the %d handed out", name, secret, len(secrets))
+				break
+			}
+		}
+	}
+}
+
+func readFile(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
+}
+
+// The store-ID helper's check times out and is logged; the signed URL in
+// the error stays out of cache.log (checkNoSecrets, at the end, is the
+// assertion).
+func TestFailedChecksLogNoSignature(t *testing.T) {
+	s := startEdited(t, true, func(l string) string { return strings.Replace(l, "--check-timeout=5s", "--check-timeout=100ms", 1) })
+	s.quay.SlowChecks(300 * time.Millisecond)
+	h, data := s.quay.RandomBlob(64 << 10)
+	alice := s.client("alice", users["alice"])
+	if code := alice.pull(t, "org/private", h, data); code != "TCP_MISS" {
+		t.Errorf("an unverified pull: %s, want TCP_MISS", code)
+	}
+	if !strings.Contains(readFile(s.squid.CacheLog), "authorization check failed") {
+		t.Fatal("the helper logged no failed check: the case under test did not happen")
+	}
+	if len(s.quay.Secrets()) == 0 {
+		t.Fatal("no signed URL was handed out")
+	}
+}
