@@ -6,13 +6,13 @@ import "bytes"
 // maxLine is dropped and counted as malformed; the stream goes on.
 type splitter struct {
 	hub     *Hub
-	each    func(line []byte) // also called for every line, when set
-	buf     []byte            // an incomplete last line; grown when first needed, so idle sources hold none
-	dropped bool              // inside a line too long to keep
-	entry   Entry             // reused for every line
+	each    func(line []byte, e *Entry) // also called for every line with what it parsed to, when set
+	buf     []byte                      // an incomplete last line; grown when first needed, so idle sources hold none
+	dropped bool                        // inside a line too long to keep
+	entry   Entry                       // reused for every line
 }
 
-func newSplitter(hub *Hub, each func([]byte)) *splitter {
+func newSplitter(hub *Hub, each func([]byte, *Entry)) *splitter {
 	return &splitter{hub: hub, each: each}
 }
 
@@ -35,7 +35,7 @@ func (s *splitter) feed(data []byte) {
 		} else {
 			s.hub.publish(line, &s.entry)
 			if s.each != nil {
-				s.each(line)
+				s.each(line, &s.entry)
 			}
 		}
 		s.reset()

@@ -1,6 +1,7 @@
 package accesslog
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -108,7 +109,7 @@ func (r *Receiver) count(reason string) {
 // goroutine and little else.
 func (r *Receiver) read(conn net.Conn) {
 	defer conn.Close()
-	var echo func([]byte)
+	var echo func([]byte, *Entry)
 	if r.Echo != nil {
 		echo = r.echo
 	}
@@ -159,9 +160,21 @@ func ListenLoopbackDefault(addr string) (net.Listener, error) {
 
 var newline = []byte{'\n'}
 
-func (r *Receiver) echo(line []byte) {
+// echo copies a line to Echo with its probe marker masked: the marker is
+// the secret of a round under way, and the pod's log has other readers.
+func (r *Receiver) echo(line []byte, e *Entry) {
+	if e.Marker != nil {
+		if i := bytes.LastIndex(line, e.Marker); i >= 0 {
+			line = line[:i]
+		}
+	}
 	r.echoMu.Lock()
 	defer r.echoMu.Unlock()
 	r.Echo.Write(line)
+	if e.Marker != nil {
+		r.Echo.Write(maskedMarker)
+	}
 	r.Echo.Write(newline)
 }
+
+var maskedMarker = []byte("-")

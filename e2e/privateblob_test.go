@@ -398,13 +398,27 @@ func (r *recordingConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// The prober's private-blob check passes through the helpers, and says
-// not_cached without them.
+// The prober's private-blob check passes through the helpers, says
+// not_cached without them, and upstream_error with the CDN down. Its
+// verdicts go to the stack's output, where no CDN credential may show.
 func TestProberPrivateCheck(t *testing.T) {
-	for _, helpers := range []bool{true, false} {
-		t.Run(fmt.Sprintf("helpers %t", helpers), func(t *testing.T) {
-			s := start(t, helpers)
+	tests := []struct {
+		name    string
+		helpers bool
+		cdnDown bool
+		want    prober.Reason // "" is a pass
+	}{
+		{"with the helpers", true, false, ""},
+		{"without the helpers", false, false, prober.ReasonNotCached},
+		{"CDN down", true, true, prober.ReasonUpstream},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := start(t, tt.helpers)
 			h, _ := s.quay.RandomBlob(256 << 10)
+			if tt.cdnDown {
+				s.quay.StopCDN()
+			}
 			creds := filepath.Join(t.TempDir(), "config.json")
 			auth := base64.StdEncoding.EncodeToString([]byte("bob:" + users["bob"]))
 			os.WriteFile(creds, []byte(fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, s.quay.Registry, auth)), 0o600)
@@ -418,12 +432,10 @@ func TestProberPrivateCheck(t *testing.T) {
 			target := &prober.Target{Name: "private", Blob: s.quay.Registry + "/org/private@" + h.String(), Private: true,
 				Credentials: creds, HitCodes: prober.DefaultHitCodes, Interval: time.Minute, Timeout: 20 * time.Second}
 			r := p.Probe(ctx, target)
+			fmt.Fprintln(s.out, r)
 			t.Logf("%s", r)
-			if helpers && !r.Success {
-				t.Errorf("with the helpers the private check fails: %s", r.Reason)
-			}
-			if !helpers && r.Reason != prober.ReasonNotCached {
-				t.Errorf("without the helpers: %q, want not_cached", r.Reason)
+			if r.Reason != tt.want || r.Success != (tt.want == "") {
+				t.Errorf("verdict %q (success %t), want %q", r.Reason, r.Success, tt.want)
 			}
 		})
 	}

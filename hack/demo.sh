@@ -25,8 +25,8 @@ pinger_enable off
 dns_nameservers 127.0.0.1
 cache_mem 16 MB
 cache_dir ufs $dir/cache 64 4 16
-logformat demo %ts.%03tu %6tr %>a %Ss/%03>Hs %<st %rm %ru %[un %Sh/%<a %mt
-access_log stdio:$dir/logs/access.log squid
+logformat squid_probe %ts.%03tu %6tr %>a %Ss/%03>Hs %<st %rm %ru %[un %Sh/%<a %mt %{X-Squid-Cache-Probe}>h
+access_log stdio:$dir/logs/access.log squid_probe
 cache_log $dir/logs/cache.log
 http_access allow localhost manager
 http_access deny manager

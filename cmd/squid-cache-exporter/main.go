@@ -31,6 +31,7 @@ type options struct {
 type probeOptions struct {
 	config, proxy, caFile string
 	accessLog, listen     string
+	allowedPeers          []string
 	echo                  bool
 	logWait               time.Duration
 	exporterURLs          []string
@@ -61,8 +62,10 @@ func main() {
 	app.Flag("probe.config", "Probe targets (YAML). Without it, nothing is probed.").StringVar(&o.probe.config)
 	app.Flag("probe.proxy-url", "The Squid the probe pulls through (default: --squid.address).").StringVar(&o.probe.proxy)
 	app.Flag("probe.ca-file", "PEM bundle the probe trusts besides the system roots: Squid's ssl-bump CA.").StringVar(&o.probe.caFile)
-	app.Flag("probe.access-log", "Squid's access log file (native squid format) to follow.").StringVar(&o.probe.accessLog)
-	app.Flag("probe.access-log.listen-address", "Receive Squid's access log on this TCP address (access_log tcp://HOST:PORT squid).").StringVar(&o.probe.listen)
+	app.Flag("probe.access-log", "Squid's access log file (squid_probe format) to follow.").StringVar(&o.probe.accessLog)
+	app.Flag("probe.access-log.listen-address", "Receive Squid's access log on this TCP address (access_log tcp://HOST:PORT logformat=squid_probe); "+
+		"a bare :PORT binds 127.0.0.1.").StringVar(&o.probe.listen)
+	app.Flag("probe.access-log.allowed-peers", "Network (CIDR) allowed to send access log lines (repeatable); default: the loopback only.").StringsVar(&o.probe.allowedPeers)
 	app.Flag("probe.access-log.echo", "Copy received access log lines to stdout, so kubectl logs shows them.").BoolVar(&o.probe.echo)
 	app.Flag("probe.log-wait", "How long a round waits for the access log to show its pulls.").Default("3s").DurationVar(&o.probe.logWait)
 	app.Command("serve", "Serve metrics and /probe, and probe in the background (the default).").Default()

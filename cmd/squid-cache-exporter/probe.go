@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"sync/atomic"
@@ -36,8 +37,8 @@ func newScheduler(o options, logger log.Logger) (*prober.Scheduler, func(context
 	if err != nil {
 		return nil, nil, err
 	}
-	if o.probe.accessLog == "" && o.probe.listen == "" {
-		return nil, nil, errors.New("the prober reads Squid's access log: set --probe.access-log or --probe.access-log.listen-address")
+	if err := checkLogSource(o.probe); err != nil {
+		return nil, nil, err
 	}
 	hub := &accesslog.Hub{}
 	registerLogMetrics(hub)
@@ -65,8 +66,37 @@ func rootCAs(path string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// startLogSources follows the access log file and/or listens for Squid's
-// tcp logging module.
+// checkLogSource wants exactly one source of the access log: a file and a
+// receiver fed by the same Squid would deliver every line twice, and a
+// round would take its first pull's line for its second.
+func checkLogSource(o probeOptions) error {
+	switch {
+	case o.accessLog == "" && o.listen == "":
+		return errors.New("the prober reads Squid's access log: set --probe.access-log or --probe.access-log.listen-address")
+	case o.accessLog != "" && o.listen != "":
+		return errors.New("set one of --probe.access-log and --probe.access-log.listen-address, not both: the same log read twice doubles every line")
+	case o.listen == "" && len(o.allowedPeers) > 0:
+		return errors.New("--probe.access-log.allowed-peers needs --probe.access-log.listen-address")
+	}
+	_, err := peers(o.allowedPeers)
+	return err
+}
+
+// peers parses the allowed peers' networks.
+func peers(cidrs []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, c := range cidrs {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			return nil, fmt.Errorf("--probe.access-log.allowed-peers: %w", err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// startLogSources follows the access log file or listens for Squid's tcp
+// logging module.
 func startLogSources(ctx context.Context, o probeOptions, hub *accesslog.Hub, logger log.Logger) error {
 	if o.accessLog != "" {
 		f := &accesslog.Follower{Path: o.accessLog, Hub: hub, Logger: logger}
@@ -79,7 +109,8 @@ func startLogSources(ctx context.Context, o probeOptions, hub *accesslog.Hub, lo
 		if err != nil {
 			return fmt.Errorf("--probe.access-log.listen-address: %w", err)
 		}
-		r := &accesslog.Receiver{Hub: hub, Logger: logger}
+		allowed, _ := peers(o.allowedPeers) // checked by checkLogSource
+		r := &accesslog.Receiver{Hub: hub, Logger: logger, AllowedPeers: allowed}
 		if o.echo {
 			r.Echo = os.Stdout
 		}
@@ -94,7 +125,7 @@ func registerLogMetrics(hub *accesslog.Hub) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "squid_exporter_access_log_lines_total",
 			Help: "Access log lines read."}, func() float64 { return float64(hub.Lines.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "squid_exporter_access_log_malformed_lines_total",
-			Help: "Access log lines not in Squid's native format (the prober needs access_log ... squid)."},
+			Help: "Access log lines in neither Squid's native format nor squid_probe (the prober needs access_log ... squid_probe)."},
 			func() float64 { return float64(hub.Malformed.Load()) }),
 	)
 }

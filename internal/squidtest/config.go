@@ -46,6 +46,8 @@ func config(dir string, port int, opts Options) string {
 	// marker, which a round needs to tell its own lines from others'.
 	line("%s", accesslog.ProbeLogFormat)
 	line("access_log stdio:%s/logs/access.log squid_probe", dir)
+	// The marker stays between the prober and Squid: it is logged, not sent on.
+	line("request_header_access %s deny all", accesslog.MarkerHeader)
 	line("cache_log %s/logs/cache.log", dir)
 	line("cache_store_log none")
 	line("logfile_rotate 0")
