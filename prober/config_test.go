@@ -41,18 +41,3 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		}
 	}
 }
-
-func TestCredentialsFromPullSecret(t *testing.T) {
-	auth, err := credentialsFor("testdata/pull-secret.json", "quay.io")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, _ := auth.Authorization()
-	if cfg.Username != "robot" || cfg.Password != "token" {
-		t.Errorf("credentials = %q", cfg.Username)
-	}
-	_, err = credentialsFor("testdata/pull-secret.json", "registry.redhat.io")
-	if err == nil || strings.Contains(err.Error(), "token") {
-		t.Errorf("missing registry: %v", err)
-	}
-}

@@ -1,59 +1,43 @@
 package prober
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"os"
-	"strings"
 
+	"github.com/docker/cli/cli/config"
+	"github.com/docker/cli/cli/config/types"
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 )
 
-// dockerConfig is a docker config.json, which is also the content of a
-// kubernetes.io/dockerconfigjson pull secret.
-type dockerConfig struct {
-	Auths map[string]struct {
-		Auth     string `json:"auth"`
-		Username string `json:"username"`
-		Password string `json:"password"`
-	} `json:"auths"`
-}
-
-// credentialsFor returns the authenticator for registry from a docker
-// config file. Errors name the file and the registry, never a secret.
-func credentialsFor(path, registry string) (authn.Authenticator, error) {
-	b, err := os.ReadFile(path)
+// credentialsFor returns the authenticator for repo from a docker config
+// file (also the content of a kubernetes.io/dockerconfigjson pull secret),
+// read as docker, podman and go-containerregistry's keychain read theirs:
+// auths (auth, or username and password, or identitytoken), credHelpers and
+// credsStore. The repository's own entry wins over its registry's. Errors
+// name the file and the registry, never a secret.
+func credentialsFor(path string, repo name.Repository) (authn.Authenticator, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	var c dockerConfig
-	if err := json.Unmarshal(b, &c); err != nil {
+	defer f.Close()
+	cf, err := config.LoadFromReader(f)
+	if err != nil {
 		return nil, fmt.Errorf("%s: not a docker config.json", path)
 	}
-	for host, a := range c.Auths {
-		if normalizeHost(host) != registry {
-			continue
+	for _, key := range []string{repo.String(), repo.RegistryStr()} {
+		if key == name.DefaultRegistry {
+			key = authn.DefaultAuthKey // Docker Hub's key in config files
 		}
-		user, pass := a.Username, a.Password
-		if a.Auth != "" {
-			decoded, err := base64.StdEncoding.DecodeString(a.Auth)
-			if err != nil {
-				return nil, fmt.Errorf("%s: auths[%q].auth is not base64", path, host)
-			}
-			user, pass, _ = strings.Cut(string(decoded), ":")
+		ac, err := cf.GetAuthConfig(key)
+		if err != nil {
+			return nil, fmt.Errorf("%s: credentials for %s: %w", path, repo.RegistryStr(), err)
 		}
-		return authn.FromConfig(authn.AuthConfig{Username: user, Password: pass}), nil
+		if ac.ServerAddress = ""; ac != (types.AuthConfig{}) {
+			return authn.FromConfig(authn.AuthConfig{Username: ac.Username, Password: ac.Password, Auth: ac.Auth,
+				IdentityToken: ac.IdentityToken, RegistryToken: ac.RegistryToken}), nil
+		}
 	}
-	return nil, fmt.Errorf("%s: no credentials for %s", path, registry)
-}
-
-// normalizeHost turns "https://quay.io/v1/" into "quay.io".
-func normalizeHost(h string) string {
-	h = strings.TrimPrefix(strings.TrimPrefix(h, "https://"), "http://")
-	h, _, _ = strings.Cut(h, "/")
-	if h == "docker.io" || h == "registry-1.docker.io" {
-		return "index.docker.io"
-	}
-	return h
+	return nil, fmt.Errorf("%s: no credentials for %s", path, repo.RegistryStr())
 }
