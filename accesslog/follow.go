@@ -3,6 +3,7 @@ package accesslog
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -27,28 +28,59 @@ type Follower struct {
 	Logger log.Logger
 }
 
-// Follow reads the file until ctx ends. A missing file is waited for.
-func (f *Follower) Follow(ctx context.Context) error {
-	poll := f.Poll
+// Start opens the file at its end and follows it until ctx ends. Every
+// line written after Start returns is read: callers need not wait for the
+// follower. A file that does not exist yet is waited for, and read from its
+// start once it appears; any other error (no permission, say) is returned.
+func (f *Follower) Start(ctx context.Context) error {
+	t := &tail{f: f, lines: newSplitter(f.Hub, nil), chunk: make([]byte, 32<<10)}
+	if err := t.openAtStart(); err != nil {
+		return err
+	}
+	go t.follow(ctx)
+	return nil
+}
+
+// openAtStart opens the file at its end; a missing file is no error.
+func (t *tail) openAtStart() error {
+	err := t.open(true)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		t.waiting(err)
+		return nil
+	}
+	return fmt.Errorf("access log %s: %w", t.f.Path, describeOpen(err))
+}
+
+// waiting logs, once, that the file cannot be opened yet.
+func (t *tail) waiting(err error) {
+	if !t.missing {
+		level.Warn(t.f.Logger).Log("msg", "cannot open the access log; waiting for it", "path", t.f.Path, "err", describeOpen(err))
+		t.missing = true
+	}
+}
+
+// follow reads until ctx ends.
+func (t *tail) follow(ctx context.Context) {
+	defer t.close()
+	poll := t.f.Poll
 	if poll <= 0 {
 		// A probe round waits for its lines; a read of nothing new costs
 		// two system calls.
 		poll = 25 * time.Millisecond
 	}
-	t := &tail{f: f, lines: newSplitter(f.Hub, nil), chunk: make([]byte, 32<<10)}
-	defer t.close()
-	first := true
 	ticker := time.NewTicker(poll)
 	defer ticker.Stop()
 	for {
-		t.step(first)
-		first = false
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-ticker.C:
-		case <-f.Hub.wakeups():
+		case <-t.f.Hub.wakeups():
 		}
+		t.step()
 	}
 }
 
@@ -63,11 +95,14 @@ type tail struct {
 	missing bool   // logged that the file is missing
 }
 
-// step reads what is new, then handles rotation. On the first step an
-// existing file is read from its end: old lines are not news.
-func (t *tail) step(first bool) {
-	if t.file == nil && !t.open(first) {
-		return
+// step reads what is new, then handles rotation. A file opened here is
+// new (created or rotated in): it is read from its start.
+func (t *tail) step() {
+	if t.file == nil {
+		if err := t.open(false); err != nil {
+			t.waiting(err)
+			return
+		}
 	}
 	t.read()
 	st, err := os.Stat(t.f.Path)
@@ -77,8 +112,7 @@ func (t *tail) step(first bool) {
 		// has been read; the next step opens the new file from its start.
 		t.read()
 		t.close()
-		if err == nil {
-			t.open(false)
+		if err == nil && t.open(false) == nil {
 			t.read()
 		}
 	case st.Size() < t.offset:
@@ -91,26 +125,23 @@ func (t *tail) step(first bool) {
 	}
 }
 
-func (t *tail) open(atEnd bool) bool {
+// open opens the file, at its end or its start.
+func (t *tail) open(atEnd bool) error {
 	file, err := os.Open(t.f.Path)
 	if err != nil {
-		if !t.missing {
-			level.Warn(t.f.Logger).Log("msg", "cannot open the access log; waiting for it", "path", t.f.Path, "err", describeOpen(err))
-			t.missing = true
-		}
-		return false
+		return err
 	}
 	st, err := file.Stat()
 	if err != nil {
 		file.Close()
-		return false
+		return err
 	}
 	t.file, t.ino, t.offset, t.missing = file, inode(st), 0, false
 	t.lines.reset()
 	if atEnd {
 		t.offset, _ = file.Seek(0, io.SeekEnd)
 	}
-	return true
+	return nil
 }
 
 func describeOpen(err error) error {

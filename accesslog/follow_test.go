@@ -40,10 +40,10 @@ func startFollower(t *testing.T, path string) (*Follower, *Hub) {
 	hub := &Hub{}
 	f := &Follower{Path: path, Hub: hub, Poll: 5 * time.Millisecond, Logger: log.NewNopLogger()}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { f.Follow(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	time.Sleep(20 * time.Millisecond) // let it open the file and seek to its end
+	t.Cleanup(cancel)
+	if err := f.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
 	return f, hub
 }
 
@@ -63,6 +63,15 @@ func urls(records []Record) string {
 		s = append(s, r.URL[strings.LastIndex(r.URL, "/")+1:])
 	}
 	return strings.Join(s, ",")
+}
+
+// Start says at once when the log cannot be read; only a file that does
+// not exist yet is waited for.
+func TestFollowerStartErrors(t *testing.T) {
+	f := &Follower{Path: "/dev/null/access.log", Hub: &Hub{}, Logger: log.NewNopLogger()}
+	if err := f.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "/dev/null/access.log") {
+		t.Errorf("a path that can never be a file: %v", err)
+	}
 }
 
 func TestFollower(t *testing.T) {

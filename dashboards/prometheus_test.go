@@ -13,18 +13,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testenv"
+
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
 	"github.com/squid-cache-exporter/squid-cache-exporter/cachemgr"
 	"github.com/squid-cache-exporter/squid-cache-exporter/cdnurl"
 	"github.com/squid-cache-exporter/squid-cache-exporter/collector"
 	"github.com/squid-cache-exporter/squid-cache-exporter/exporter"
 	"github.com/squid-cache-exporter/squid-cache-exporter/icap"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/promtest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/quaytest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
@@ -175,9 +175,6 @@ func startStack(t *testing.T) map[string]string {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	logger := log.NewNopLogger()
-	quay := quaytest.Start(t, nil)
-	bump := pkitest.NewCA(t, "bump CA")
-
 	icapMetrics := prometheus.NewRegistry()
 	icapListener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -187,10 +184,8 @@ func startStack(t *testing.T) map[string]string {
 	go (&icap.Server{URLs: cdnURLs, Logger: logger, Metrics: icap.NewMetrics(icapMetrics)}).Serve(ctx, icapListener)
 	helperMetrics := fmt.Sprintf("127.0.0.1:%d", squidtest.FreePort(t))
 	extra := squidtest.PrivateBlobs(t, helperBinary+" --web.listen-address="+helperMetrics, quaytest.CDNPattern, icapListener.Addr().String())
-	squid := squidtest.Start(t, squidtest.Options{Hosts: quay.Hosts, BumpCA: bump, OriginCA: quay.CA, Extra: extra})
-
-	hub := &accesslog.Hub{}
-	go (&accesslog.Follower{Path: squid.AccessLog, Hub: hub, Logger: logger}).Follow(ctx)
+	env := testenv.Start(t, testenv.Options{Extra: extra})
+	quay, squid, bump, hub := env.Quay, env.Squid, env.Bump, env.Log
 	public, _ := quay.RandomBlob(64 << 10)
 	viaCDN, _ := quay.RandomBlob(64 << 10)
 	proxy, _ := url.Parse(squid.URL)

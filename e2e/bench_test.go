@@ -28,10 +28,10 @@ func BenchmarkCDNGet(b *testing.B) {
 			alice := s.client("alice", users["alice"])
 			token := ""
 			if bc.helpers {
-				_, token = alice.signedURL(b, "org/private", s.quay.AddBlob([]byte("warm up the token")))
+				_, token = alice.signedURL(b, "org/private", s.Quay.AddBlob([]byte("warm up the token")))
 			}
-			h, _ := s.quay.RandomBlob(256 << 10)
-			url := s.quay.SignedURL(h, 0)
+			h, _ := s.Quay.RandomBlob(256 << 10)
+			url := s.Quay.SignedURL(h, 0)
 			get := func(url string) {
 				if status, body := alice.cdnGet(b, url, token); status != http.StatusOK || len(body) != 256<<10 {
 					b.Fatalf("GET: %d, %d bytes", status, len(body))
@@ -41,17 +41,17 @@ func BenchmarkCDNGet(b *testing.B) {
 			for b.Loop() {
 				if bc.hit {
 					if bc.helpers {
-						url = s.quay.SignedURL(h, 0)
+						url = s.Quay.SignedURL(h, 0)
 					}
 					get(url)
 					continue
 				}
 				b.StopTimer()
-				h, _ = s.quay.RandomBlob(256 << 10)
+				h, _ = s.Quay.RandomBlob(256 << 10)
 				b.StartTimer()
-				get(s.quay.SignedURL(h, 0))
+				get(s.Quay.SignedURL(h, 0))
 			}
-			codes := s.deliveries("https://" + s.quay.CDN)
+			codes := s.deliveries("https://" + s.Quay.CDN)
 			if want := map[bool]string{true: "TCP_MEM_HIT", false: "TCP_MISS"}[bc.hit]; codes[len(codes)-1] != want {
 				b.Errorf("the last GET was a %s, not a %s", codes[len(codes)-1], want)
 			}

@@ -54,9 +54,9 @@ func attacks() []attack {
 		{"tampered signature", func(a *attacker) (int, []byte, error) {
 			return a.get(strings.Replace(a.victimURL, "X-Amz-Signature=", "X-Amz-Signature=0", 1))
 		}},
-		{"expired signature", func(a *attacker) (int, []byte, error) { return a.get(a.s.quay.SignedURL(a.h, time.Hour)) }},
+		{"expired signature", func(a *attacker) (int, []byte, error) { return a.get(a.s.Quay.SignedURL(a.h, time.Hour)) }},
 		{"shared key as the CDN path", func(a *attacker) (int, []byte, error) {
-			return a.get("https://" + a.s.quay.CDN + "/" + sharedKey(a.h))
+			return a.get("https://" + a.s.Quay.CDN + "/" + sharedKey(a.h))
 		}},
 	}
 	for _, form := range keySpellings {
@@ -124,13 +124,13 @@ func fetch(c *http.Client, rawURL string, hdr ...string) (int, []byte, error) {
 // Squid, or inside a bumped CONNECT tunnel to the CDN: Go's client would
 // refuse most of these targets itself.
 func (a *attacker) raw(target string, tunnel bool) (int, []byte, error) {
-	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(a.s.squid.URL, "http://"), 5*time.Second)
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(a.s.Squid.URL, "http://"), 5*time.Second)
 	if err != nil {
 		return 0, nil, err
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	host := a.s.quay.CDN
+	host := a.s.Quay.CDN
 	if tunnel {
 		fmt.Fprintf(conn, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", host, host)
 		r := bufio.NewReader(conn)
@@ -139,7 +139,7 @@ func (a *attacker) raw(target string, tunnel bool) (int, []byte, error) {
 			return 0, nil, fmt.Errorf("CONNECT: %v %v", resp, err)
 		}
 		name, _, _ := strings.Cut(host, ":")
-		tc := tls.Client(conn, &tls.Config{RootCAs: a.s.bump.Pool(), ServerName: name})
+		tc := tls.Client(conn, &tls.Config{RootCAs: a.s.Bump.Pool(), ServerName: name})
 		conn = tc
 	}
 	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", target, host)
@@ -171,7 +171,7 @@ func leaked(status int, body, blob []byte) bool {
 // the shared entry.
 func TestSharedKeyCannotBeRequested(t *testing.T) {
 	s := start(t, true)
-	h, data := s.quay.RandomBlob(64 << 10)
+	h, data := s.Quay.RandomBlob(64 << 10)
 	alice := s.client("alice", users["alice"])
 	alice.pull(t, "org/private", h, data)
 	victimURL, _ := alice.signedURL(t, "org/private", h)
@@ -259,7 +259,7 @@ func TestNoLeakUnderLoadAndFaults(t *testing.T) {
 			edit: func(l string) string { return strings.Replace(l, "concurrency=1000", "concurrency=10", 1) },
 			slow: 300 * time.Millisecond},
 		{name: "store-ID helper killed", fault: func(t *testing.T, s *setup) {
-			if n := s.squid.KillHelpers(helperBinary); n == 0 {
+			if n := s.Squid.KillHelpers(helperBinary); n == 0 {
 				t.Error("no store-ID helper process to kill")
 			}
 		}},
@@ -268,13 +268,13 @@ func TestNoLeakUnderLoadAndFaults(t *testing.T) {
 			time.Sleep(time.Second) // down for a while, under load
 			s.icap.revive(t)
 		}},
-		{name: "Squid reconfigured", fault: func(t *testing.T, s *setup) { s.squid.Reconfigure() }},
+		{name: "Squid reconfigured", fault: func(t *testing.T, s *setup) { s.Squid.Reconfigure() }},
 	}
 	for _, f := range faults {
 		t.Run(f.name, func(t *testing.T) {
 			s := startEdited(t, true, f.edit)
-			s.quay.SlowChecks(f.slow)
-			h, data := s.quay.RandomBlob(64 << 10)
+			s.Quay.SlowChecks(f.slow)
+			h, data := s.Quay.RandomBlob(64 << 10)
 			alice := s.client("alice", users["alice"])
 			alice.pull(t, "org/private", h, data)
 			victimURL, _ := alice.signedURL(t, "org/private", h)
@@ -291,7 +291,7 @@ func TestNoLeakUnderLoadAndFaults(t *testing.T) {
 				t.Errorf("only %d requests were answered: the load did not happen", l.requests.Load())
 			}
 			// Caching still works: an authorized client's pull is a hit.
-			s.quay.SlowChecks(0)
+			s.Quay.SlowChecks(0)
 			if code := s.client("bob", users["bob"]).pull(t, "org/private", h, data); !strings.HasSuffix(code, "HIT") {
 				t.Errorf("bob's pull after the fault: %s, want a hit", code)
 			}

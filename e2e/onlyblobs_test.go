@@ -17,12 +17,12 @@ import (
 // never the first client's.
 func TestOnlyBlobsAreShared(t *testing.T) {
 	s := start(t, true)
-	s.quay.MarkEverythingShareable()
+	s.Quay.MarkEverythingShareable()
 	img, err := random.Image(1024, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := s.quay.Push(t, s.quay.Registry, "org/private", img)
+	ref := s.Quay.Push(t, s.Quay.Registry, "org/private", img)
 	alice, bob, anonymous := s.client("alice", users["alice"]), s.client("bob", users["bob"]), s.client("", "")
 
 	t.Run("token", func(t *testing.T) {
@@ -39,7 +39,7 @@ func TestOnlyBlobsAreShared(t *testing.T) {
 		}
 	})
 
-	manifest := "https://" + s.quay.Registry + "/v2/org/private/manifests/" + ref.DigestStr()
+	manifest := "https://" + s.Quay.Registry + "/v2/org/private/manifests/" + ref.DigestStr()
 	t.Run("private manifest", func(t *testing.T) {
 		token, _ := alice.token("org/private")
 		if status, _, err := fetch(alice.http, manifest, "Authorization", "Bearer "+token); status != http.StatusOK {
@@ -51,7 +51,7 @@ func TestOnlyBlobsAreShared(t *testing.T) {
 	})
 
 	t.Run("refusal", func(t *testing.T) {
-		tagged := "https://" + s.quay.Registry + "/v2/org/private/manifests/latest"
+		tagged := "https://" + s.Quay.Registry + "/v2/org/private/manifests/latest"
 		if status, _, _ := fetch(anonymous.http, tagged); status != http.StatusUnauthorized {
 			t.Fatalf("anonymous: %d, want 401", status)
 		}
@@ -62,7 +62,7 @@ func TestOnlyBlobsAreShared(t *testing.T) {
 	})
 
 	// And Squid's log agrees: none of it was a hit.
-	b, _ := os.ReadFile(s.squid.AccessLog)
+	b, _ := os.ReadFile(s.Squid.AccessLog)
 	for _, line := range strings.Split(string(b), "\n") {
 		var e accesslog.Entry
 		if accesslog.Parse([]byte(line), &e) != nil || strings.Contains(string(e.URL), "/blobs/") {

@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -17,11 +16,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testenv"
 
 	"github.com/go-kit/log"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -30,7 +30,6 @@ import (
 	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
 	"github.com/squid-cache-exporter/squid-cache-exporter/cdnurl"
 	"github.com/squid-cache-exporter/squid-cache-exporter/icap"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/quaytest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/prober"
@@ -50,11 +49,9 @@ func TestMain(m *testing.M) {
 var users = map[string]string{"alice": "alice-pw", "bob": "bob-pw"}
 
 type setup struct {
-	quay  *quaytest.Quay
-	squid *squidtest.Squid
-	bump  *pkitest.CA
-	icap  *capture
-	out   *output // what the stack prints besides Squid's logs
+	*testenv.Env
+	icap *capture
+	out  *output // what the stack prints besides Squid's logs
 }
 
 // start runs the stack; helpers false leaves out the store-ID helper and
@@ -67,8 +64,7 @@ func start(t testing.TB, helpers bool) *setup {
 // startEdited is start with the snippet's lines changed by edit first.
 func startEdited(t testing.TB, helpers bool, edit func(line string) string) *setup {
 	t.Helper()
-	s := &setup{quay: quaytest.Start(t, users), bump: pkitest.NewCA(t, "squid bump CA"), out: &output{}}
-	s.quay.MakePrivate("org/private")
+	s := &setup{out: &output{}}
 	var extra []string
 	if helpers {
 		s.icap = startICAP(t, s.out)
@@ -79,7 +75,7 @@ func startEdited(t testing.TB, helpers bool, edit func(line string) string) *set
 			}
 		}
 	}
-	s.squid = squidtest.Start(t, squidtest.Options{Hosts: s.quay.Hosts, BumpCA: s.bump, OriginCA: s.quay.CA, Extra: extra})
+	s.Env = testenv.Start(t, testenv.Options{Users: users, Private: []string{"org/private"}, Extra: extra})
 	t.Cleanup(func() { s.checkNoSecrets(t) }) // runs before Squid's directory goes
 	return s
 }
@@ -93,17 +89,17 @@ type client struct {
 }
 
 func (s *setup) client(user, pass string) *client {
-	proxy, _ := url.Parse(s.squid.URL)
+	proxy, _ := url.Parse(s.Squid.URL)
 	return &client{s: s, user: user, pass: pass, http: &http.Client{
 		Timeout:       10 * time.Second,
-		Transport:     &http.Transport{Proxy: http.ProxyURL(proxy), TLSClientConfig: &tls.Config{RootCAs: s.bump.Pool()}},
+		Transport:     &http.Transport{Proxy: http.ProxyURL(proxy), TLSClientConfig: &tls.Config{RootCAs: s.Bump.Pool()}},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
 }
 
 // token gets a pull token for repo, or fails with the registry's status.
 func (c *client) token(repo string) (string, error) {
-	req, _ := http.NewRequest(http.MethodGet, "https://"+c.s.quay.Registry+"/v2/auth?service=quay.test&scope=repository:"+repo+":pull", nil)
+	req, _ := http.NewRequest(http.MethodGet, "https://"+c.s.Quay.Registry+"/v2/auth?service=quay.test&scope=repository:"+repo+":pull", nil)
 	if c.user != "" {
 		req.SetBasicAuth(c.user, c.pass)
 	}
@@ -127,7 +123,7 @@ func (c *client) signedURL(t testing.TB, repo string, h v1.Hash) (string, string
 	if err != nil {
 		t.Fatalf("%s: %v", c.user, err)
 	}
-	req, _ := http.NewRequest(http.MethodGet, "https://"+c.s.quay.Registry+"/v2/"+repo+"/blobs/"+h.String(), nil)
+	req, _ := http.NewRequest(http.MethodGet, "https://"+c.s.Quay.Registry+"/v2/"+repo+"/blobs/"+h.String(), nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -173,7 +169,7 @@ func (c *client) pull(t testing.TB, repo string, h v1.Hash, want []byte) string 
 // deliveries are the codes of the access log lines that sent a 200 for a
 // URL starting with prefix, oldest first.
 func (s *setup) deliveries(prefix string) []string {
-	b, _ := os.ReadFile(s.squid.AccessLog)
+	b, _ := os.ReadFile(s.Squid.AccessLog)
 	var codes []string
 	for _, line := range strings.Split(string(b), "\n") {
 		var e accesslog.Entry
@@ -199,7 +195,7 @@ func (s *setup) nextDelivery(t testing.TB, prefix string, n int) string {
 
 func TestPrivateBlobIsSharedBetweenAuthorizedClients(t *testing.T) {
 	s := start(t, true)
-	h, data := s.quay.RandomBlob(512 << 10)
+	h, data := s.Quay.RandomBlob(512 << 10)
 	alice, bob := s.client("alice", users["alice"]), s.client("bob", users["bob"])
 	if code := alice.pull(t, "org/private", h, data); code != "TCP_MISS" {
 		t.Errorf("alice's first pull: %s, want TCP_MISS", code)
@@ -209,7 +205,7 @@ func TestPrivateBlobIsSharedBetweenAuthorizedClients(t *testing.T) {
 	}
 	// The check adds one round trip to the CDN per pull and nothing more:
 	// a miss is a check and a delivery, a hit is a check.
-	if n, checks := s.quay.CDNGets(h), s.quay.CDNChecks(h); n != 1 || checks != 2 {
+	if n, checks := s.Quay.CDNGets(h), s.Quay.CDNChecks(h); n != 1 || checks != 2 {
 		t.Errorf("the CDN delivered the blob %d times and checked %d, want 1 and 2", n, checks)
 	}
 	if s.icap.modified() == 0 {
@@ -217,7 +213,7 @@ func TestPrivateBlobIsSharedBetweenAuthorizedClients(t *testing.T) {
 	}
 	// The bumped CONNECTs never reach the helper: it would answer BH to
 	// each, and Squid would retry and log an error.
-	if strings.Contains(readFile(s.squid.CacheLog), "result=BH") {
+	if strings.Contains(readFile(s.Squid.CacheLog), "result=BH") {
 		t.Error("the store-ID helper was sent something it could not read (a CONNECT?): see cache.log")
 	}
 	s.icap.saveFixture(t)
@@ -225,7 +221,7 @@ func TestPrivateBlobIsSharedBetweenAuthorizedClients(t *testing.T) {
 
 func TestPublicBlobIsShared(t *testing.T) {
 	s := start(t, true)
-	h, data := s.quay.RandomBlob(256 << 10)
+	h, data := s.Quay.RandomBlob(256 << 10)
 	anonymous, alice := s.client("", ""), s.client("alice", users["alice"])
 	if code := anonymous.pull(t, "org/public", h, data); code != "TCP_MISS" {
 		t.Errorf("first pull: %s, want TCP_MISS", code)
@@ -244,21 +240,21 @@ func TestPrivateBlobNeverLeaks(t *testing.T) {
 		as   *struct{ user, pass string }
 	}{
 		{name: "no credentials, the bare blob URL", url: func(s *setup, h v1.Hash, _ string) string {
-			return cdnurl.WithoutQuery(s.quay.SignedURL(h, 0))
+			return cdnurl.WithoutQuery(s.Quay.SignedURL(h, 0))
 		}},
 		{name: "wrong credentials, the bare blob URL", as: &struct{ user, pass string }{"alice", "guess"},
-			url: func(s *setup, h v1.Hash, _ string) string { return cdnurl.WithoutQuery(s.quay.SignedURL(h, 0)) }},
+			url: func(s *setup, h v1.Hash, _ string) string { return cdnurl.WithoutQuery(s.Quay.SignedURL(h, 0)) }},
 		{name: "tampered signature", url: func(_ *setup, _ v1.Hash, victim string) string {
 			return strings.Replace(victim, "X-Amz-Signature=", "X-Amz-Signature=0", 1)
 		}},
-		{name: "expired signature", url: func(s *setup, h v1.Hash, _ string) string { return s.quay.SignedURL(h, time.Hour) }},
+		{name: "expired signature", url: func(s *setup, h v1.Hash, _ string) string { return s.Quay.SignedURL(h, time.Hour) }},
 	}
 	s := start(t, true)
 	for _, cachedFirst := range []bool{true, false} {
 		for _, a := range attackers {
 			name := a.name + map[bool]string{true: ", after the blob is cached", false: ", before it is cached"}[cachedFirst]
 			t.Run(name, func(t *testing.T) {
-				h, data := s.quay.RandomBlob(128 << 10)
+				h, data := s.Quay.RandomBlob(128 << 10)
 				alice := s.client("alice", users["alice"])
 				victimURL, _ := alice.signedURL(t, "org/private", h)
 				attacker := s.client("", "")
@@ -415,23 +411,15 @@ func TestProberPrivateCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := start(t, tt.helpers)
-			h, _ := s.quay.RandomBlob(256 << 10)
+			h, _ := s.Quay.RandomBlob(256 << 10)
 			if tt.cdnDown {
-				s.quay.StopCDN()
+				s.Quay.StopCDN()
 			}
-			creds := filepath.Join(t.TempDir(), "config.json")
-			auth := base64.StdEncoding.EncodeToString([]byte("bob:" + users["bob"]))
-			os.WriteFile(creds, []byte(fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, s.quay.Registry, auth)), 0o600)
-			hub := &accesslog.Hub{}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			go (&accesslog.Follower{Path: s.squid.AccessLog, Hub: hub, Logger: log.NewNopLogger()}).Follow(ctx)
-			time.Sleep(50 * time.Millisecond)
-			proxy, _ := url.Parse(s.squid.URL)
-			p := &prober.Prober{Proxy: proxy, RootCAs: s.bump.Pool(), Log: hub, LogWait: time.Second}
-			target := &prober.Target{Name: "private", Blob: s.quay.Registry + "/org/private@" + h.String(), Private: true,
+			creds := s.DockerConfig(t, "bob", users["bob"])
+			p := &prober.Prober{Proxy: s.Proxy(), RootCAs: s.Bump.Pool(), Log: s.Log, LogWait: time.Second}
+			target := &prober.Target{Name: "private", Blob: s.Quay.Registry + "/org/private@" + h.String(), Private: true,
 				Credentials: creds, HitCodes: prober.DefaultHitCodes, Interval: time.Minute, Timeout: 20 * time.Second}
-			r := p.Probe(ctx, target)
+			r := p.Probe(context.Background(), target)
 			fmt.Fprintln(s.out, r)
 			t.Logf("%s", r)
 			if r.Reason != tt.want || r.Success != (tt.want == "") {

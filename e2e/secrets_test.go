@@ -34,8 +34,8 @@ func (o *output) String() string {
 // runs the stack ends with it.
 func (s *setup) checkNoSecrets(t testing.TB) {
 	t.Helper()
-	texts := map[string]string{"cache.log": readFile(s.squid.CacheLog), "access.log": readFile(s.squid.AccessLog), "output": s.out.String()}
-	secrets := s.quay.Secrets()
+	texts := map[string]string{"cache.log": readFile(s.Squid.CacheLog), "access.log": readFile(s.Squid.AccessLog), "output": s.out.String()}
+	secrets := s.Quay.Secrets()
 	for name, text := range texts {
 		for _, secret := range secrets {
 			if strings.Contains(text, secret) {
@@ -56,16 +56,16 @@ func readFile(path string) string {
 // assertion).
 func TestFailedChecksLogNoSignature(t *testing.T) {
 	s := startEdited(t, true, func(l string) string { return strings.Replace(l, "--check-timeout=5s", "--check-timeout=100ms", 1) })
-	s.quay.SlowChecks(300 * time.Millisecond)
-	h, data := s.quay.RandomBlob(64 << 10)
+	s.Quay.SlowChecks(300 * time.Millisecond)
+	h, data := s.Quay.RandomBlob(64 << 10)
 	alice := s.client("alice", users["alice"])
 	if code := alice.pull(t, "org/private", h, data); code != "TCP_MISS" {
 		t.Errorf("an unverified pull: %s, want TCP_MISS", code)
 	}
-	if !strings.Contains(readFile(s.squid.CacheLog), "authorization check failed") {
+	if !strings.Contains(readFile(s.Squid.CacheLog), "authorization check failed") {
 		t.Fatal("the helper logged no failed check: the case under test did not happen")
 	}
-	if len(s.quay.Secrets()) == 0 {
+	if len(s.Quay.Secrets()) == 0 {
 		t.Fatal("no signed URL was handed out")
 	}
 }

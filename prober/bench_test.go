@@ -15,10 +15,10 @@ import (
 func BenchmarkProbeRound(b *testing.B) {
 	curl := squidtest.RequireTool(b, "curl", "/usr/bin/curl", "curl")
 	l := newLab(b, "")
-	target := l.target("public", l.quay.Public, "ubi9/ubi", false)
-	blobURL := "https://" + l.quay.Public + "/v2/ubi9/ubi/blobs/" + target.Blob[len(target.Blob)-71:]
+	target := l.target("public", l.Quay.Public, "ubi9/ubi", false)
+	blobURL := "https://" + l.Quay.Public + "/v2/ubi9/ubi/blobs/" + target.Blob[len(target.Blob)-71:]
 	caFile := filepath.Join(b.TempDir(), "bump.pem")
-	l.bump.WriteCert(b, caFile)
+	l.Bump.WriteCert(b, caFile)
 	if r := l.prober.Probe(context.Background(), target); !r.Success { // warm the cache
 		b.Fatal(r)
 	}
@@ -33,7 +33,7 @@ func BenchmarkProbeRound(b *testing.B) {
 	b.Run("curl-twice", func(b *testing.B) {
 		for b.Loop() {
 			for i := 0; i < 2; i++ {
-				out, err := exec.Command(curl, "-sf", "-o", "/dev/null", "--proxy", l.squid.URL, "--cacert", caFile, blobURL).CombinedOutput()
+				out, err := exec.Command(curl, "-sf", "-o", "/dev/null", "--proxy", l.Squid.URL, "--cacert", caFile, blobURL).CombinedOutput()
 				if err != nil {
 					b.Fatalf("curl: %v %s", err, out)
 				}

@@ -3,12 +3,8 @@ package prober
 import (
 	"context"
 	"crypto/x509"
-	"encoding/base64"
-	"fmt"
 	"net"
-	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,18 +14,15 @@ import (
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
 	"github.com/squid-cache-exporter/squid-cache-exporter/cachemgr"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/quaytest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testenv"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testio"
 )
 
-// lab is a bumping Squid in front of the quay emulation, its access log
-// followed, and a prober that trusts the bump CA.
+// lab is the test world (testenv) and a prober that pulls through its
+// Squid, trusts its bump CA and reads its log.
 type lab struct {
-	quay   *quaytest.Quay
-	squid  *squidtest.Squid
-	bump   *pkitest.CA
+	*testenv.Env
 	prober *Prober
 	creds  string // docker config.json with alice's credentials for quay
 }
@@ -38,35 +31,17 @@ const alice, alicePassword = "alice", "alice-pw"
 
 func newLab(t testing.TB, storeID string) *lab {
 	t.Helper()
-	quay := quaytest.Start(t, map[string]string{alice: alicePassword})
-	quay.MakePrivate("org/private")
-	bump := pkitest.NewCA(t, "squid bump CA")
-	squid := squidtest.Start(t, squidtest.Options{Hosts: quay.Hosts, BumpCA: bump, OriginCA: quay.CA, StoreID: storeID})
-	hub := &accesslog.Hub{}
-	follow(t, squid.AccessLog, hub)
-	proxy, _ := url.Parse(squid.URL)
-	return &lab{
-		quay: quay, squid: squid, bump: bump,
-		prober: &Prober{Proxy: proxy, RootCAs: bump.Pool(), Log: hub, LogWait: time.Second},
-		creds:  writeDockerConfig(t, quay.Registry, alice, alicePassword),
+	return labIn(t, testenv.Start(t, testenv.Options{Users: map[string]string{alice: alicePassword},
+		Private: []string{"org/private"}, StoreID: storeID}), nil)
+}
+
+// labIn wires a prober to env, reading log (env's own when nil).
+func labIn(t testing.TB, env *testenv.Env, log *accesslog.Hub) *lab {
+	if log == nil {
+		log = env.Log
 	}
-}
-
-// follow tails path into hub until the test ends.
-func follow(t testing.TB, path string, hub *accesslog.Hub) {
-	ctx, cancel := context.WithCancel(context.Background())
-	f := &accesslog.Follower{Path: path, Hub: hub, Logger: log.NewNopLogger()} // the default poll, as deployed
-	done := make(chan struct{})
-	go func() { f.Follow(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	time.Sleep(30 * time.Millisecond) // opened, at the end
-}
-
-func writeDockerConfig(t testing.TB, registry, user, password string) string {
-	path := filepath.Join(t.TempDir(), "config.json")
-	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
-	os.WriteFile(path, []byte(fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, registry, auth)), 0o600)
-	return path
+	return &lab{Env: env, prober: &Prober{Proxy: env.Proxy(), RootCAs: env.Bump.Pool(), Log: log, LogWait: time.Second},
+		creds: env.DockerConfig(t, alice, alicePassword)}
 }
 
 // proberWith is a prober like the lab's, changed by change.
@@ -77,7 +52,7 @@ func (l *lab) proberWith(change func(*Prober)) *Prober {
 }
 
 func (l *lab) target(name, host, repo string, private bool) *Target {
-	h, _ := l.quay.RandomBlob(256 << 10)
+	h, _ := l.Quay.RandomBlob(256 << 10)
 	t := &Target{Name: name, Blob: host + "/" + repo + "@" + h.String(), Private: private,
 		HitCodes: DefaultHitCodes, Interval: time.Minute, Timeout: 20 * time.Second}
 	if private {
@@ -99,29 +74,29 @@ func TestProbeVerdicts(t *testing.T) {
 		cdn    int // CDN GETs the round should cause, when not 0
 	}{
 		{name: "public registry blob is a memory hit", lab: plain,
-			target: func(l *lab) *Target { return l.target("public", l.quay.Public, "ubi9/ubi", false) },
+			target: func(l *lab) *Target { return l.target("public", l.Quay.Public, "ubi9/ubi", false) },
 			codes:  [2]string{"TCP_MISS", "TCP_MEM_HIT"}},
 		{name: "signed redirects without store-ID are never cached", lab: plain,
-			target: func(l *lab) *Target { return l.target("quay", l.quay.Registry, "org/public", false) },
+			target: func(l *lab) *Target { return l.target("quay", l.Quay.Registry, "org/public", false) },
 			reason: ReasonNotCached, codes: [2]string{"TCP_MISS", "TCP_MISS"}, cdn: 2},
 		{name: "private quay blob with store-ID is a memory hit", lab: withStoreID,
-			target: func(l *lab) *Target { return l.target("private", l.quay.Registry, "org/private", true) },
+			target: func(l *lab) *Target { return l.target("private", l.Quay.Registry, "org/private", true) },
 			codes:  [2]string{"TCP_MISS", "TCP_MEM_HIT"}, cdn: 1},
 		{name: "poisoned upstream", lab: plain,
-			target: func(l *lab) *Target { return l.target("poisoned", l.quay.Public, "ubi9/ubi", false) },
-			before: func(t *testing.T, l *lab, target *Target) { l.quay.Poison(digestOf(target)) },
+			target: func(l *lab) *Target { return l.target("poisoned", l.Quay.Public, "ubi9/ubi", false) },
+			before: func(t *testing.T, l *lab, target *Target) { l.Quay.Poison(digestOf(target)) },
 			reason: ReasonDigestMismatch, codes: [2]string{"TCP_MISS", "TCP_MEM_HIT"}},
 		{name: "wrong credentials", lab: plain,
-			target: func(l *lab) *Target { return l.target("private", l.quay.Registry, "org/private", true) },
+			target: func(l *lab) *Target { return l.target("private", l.Quay.Registry, "org/private", true) },
 			before: func(t *testing.T, l *lab, target *Target) {
-				target.Credentials = writeDockerConfig(t, l.quay.Registry, alice, "wrong")
+				target.Credentials = l.DockerConfig(t, alice, "wrong")
 			},
 			reason: ReasonAuth},
 		{name: "no credentials for a private repository", lab: plain,
-			target: func(l *lab) *Target { return l.target("private", l.quay.Registry, "org/private", false) },
+			target: func(l *lab) *Target { return l.target("private", l.Quay.Registry, "org/private", false) },
 			reason: ReasonAuth},
 		{name: "prober does not trust the bump CA", lab: plain,
-			target: func(l *lab) *Target { return l.target("public", l.quay.Public, "ubi9/ubi", false) },
+			target: func(l *lab) *Target { return l.target("public", l.Quay.Public, "ubi9/ubi", false) },
 			before: func(t *testing.T, l *lab, _ *Target) {
 				l.prober = l.proberWith(func(p *Prober) { p.RootCAs = x509.NewCertPool() })
 			},
@@ -136,7 +111,7 @@ func TestProbeVerdicts(t *testing.T) {
 			}
 			r := l.prober.Probe(context.Background(), target)
 			checkResult(t, r, tt.reason, tt.codes)
-			if got := l.quay.CDNGets(digestOf(target)); tt.cdn != 0 && got != tt.cdn {
+			if got := l.Quay.CDNGets(digestOf(target)); tt.cdn != 0 && got != tt.cdn {
 				t.Errorf("the CDN served the blob %d times, want %d", got, tt.cdn)
 			}
 		})
@@ -161,14 +136,14 @@ func digestOf(t *Target) v1.Hash {
 
 func TestProbeFaults(t *testing.T) {
 	l := newLab(t, "")
-	public := l.target("public", l.quay.Public, "ubi9/ubi", false)
+	public := l.target("public", l.Quay.Public, "ubi9/ubi", false)
 	probe := func() *Result { return l.prober.Probe(context.Background(), public) }
 
 	t.Run("log rotated between the two pulls", func(t *testing.T) {
 		l.prober.afterPull = func(n int) {
 			if n == 1 {
-				os.Rename(l.squid.AccessLog, l.squid.AccessLog+".1")
-				l.squid.RotateLogs()
+				os.Rename(l.Squid.AccessLog, l.Squid.AccessLog+".1")
+				l.Squid.RotateLogs()
 			}
 		}
 		defer func() { l.prober.afterPull = nil }()
@@ -176,12 +151,12 @@ func TestProbeFaults(t *testing.T) {
 	})
 	t.Run("log not followed", func(t *testing.T) {
 		blind := l.proberWith(func(p *Prober) { p.Log = &accesslog.Hub{} })
-		target := l.target("public", l.quay.Public, "ubi9/ubi", false)
+		target := l.target("public", l.Quay.Public, "ubi9/ubi", false)
 		checkResult(t, blind.Probe(context.Background(), target), ReasonLogUnavailable, [2]string{})
 	})
 	t.Run("upstream down", func(t *testing.T) {
-		target := l.target("quay", l.quay.Registry, "org/public", false)
-		l.quay.StopCDN()
+		target := l.target("quay", l.Quay.Registry, "org/public", false)
+		l.Quay.StopCDN()
 		r := l.prober.Probe(context.Background(), target)
 		checkResult(t, r, ReasonUpstream, [2]string{})
 		if !strings.Contains(r.Err.Error(), "ERR_CONNECT_FAIL") || strings.Contains(r.Err.Error(), "X-Amz-Signature") {
@@ -189,14 +164,14 @@ func TestProbeFaults(t *testing.T) {
 		}
 	})
 	t.Run("squid hung", func(t *testing.T) {
-		l.squid.Pause()
-		defer l.squid.Resume()
+		l.Squid.Pause()
+		defer l.Squid.Resume()
 		slow := *public
 		slow.Timeout = 500 * time.Millisecond
 		checkResult(t, l.prober.Probe(context.Background(), &slow), ReasonTimeout, [2]string{})
 	})
 	t.Run("squid down", func(t *testing.T) {
-		l.squid.Stop()
+		l.Squid.Stop()
 		checkResult(t, probe(), ReasonProxyUnreachable, [2]string{})
 	})
 }
@@ -204,8 +179,6 @@ func TestProbeFaults(t *testing.T) {
 // Squid sends its log over TCP (access_log tcp://...): the sidecar needs no
 // shared file.
 func TestProbeWithTCPLog(t *testing.T) {
-	quay := quaytest.Start(t, nil)
-	bump := pkitest.NewCA(t, "squid bump CA")
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -218,11 +191,9 @@ func TestProbeWithTCPLog(t *testing.T) {
 		(&accesslog.Receiver{Hub: hub, Echo: &echo, Logger: log.NewNopLogger()}).Serve(ctx, listener)
 		close(done)
 	}()
-	squid := squidtest.Start(t, squidtest.Options{Hosts: quay.Hosts, BumpCA: bump, OriginCA: quay.CA,
-		Extra: []string{"access_log tcp://" + listener.Addr().String() + " logformat=squid_probe on-error=drop"}})
-	proxy, _ := url.Parse(squid.URL)
-	l := &lab{quay: quay, squid: squid, bump: bump, prober: &Prober{Proxy: proxy, RootCAs: bump.Pool(), Log: hub, LogWait: time.Second}}
-	r := l.prober.Probe(context.Background(), l.target("public", quay.Public, "ubi9/ubi", false))
+	env := testenv.Start(t, testenv.Options{Extra: []string{"access_log tcp://" + listener.Addr().String() + " logformat=squid_probe on-error=drop"}})
+	l := labIn(t, env, hub)
+	r := l.prober.Probe(context.Background(), l.target("public", l.Quay.Public, "ubi9/ubi", false))
 	checkResult(t, r, "", [2]string{"TCP_MISS", "TCP_MEM_HIT"})
 	cancel()
 	<-done
@@ -235,7 +206,7 @@ func TestProbeWithTCPLog(t *testing.T) {
 // so dashboards can leave the prober out of the hit ratio exactly.
 func TestProbeAccountsForItsOwnRequests(t *testing.T) {
 	l := newLab(t, squidtest.StripQueryStoreID)
-	mgr, err := cachemgr.NewClient(l.squid.URL, "")
+	mgr, err := cachemgr.NewClient(l.Squid.URL, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,8 +222,8 @@ func TestProbeAccountsForItsOwnRequests(t *testing.T) {
 		return c
 	}
 	for _, target := range []*Target{
-		l.target("public", l.quay.Public, "ubi9/ubi", false),
-		l.target("private", l.quay.Registry, "org/private", true),
+		l.target("public", l.Quay.Public, "ubi9/ubi", false),
+		l.target("private", l.Quay.Registry, "org/private", true),
 	} {
 		before := counters()
 		r := l.prober.Probe(context.Background(), target)

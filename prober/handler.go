@@ -120,13 +120,18 @@ func answer(w http.ResponseWriter, r *http.Request, result *Result) {
 // TargetsHandler lists the target names as JSON, for the one-shot probe.
 func (s *Scheduler) TargetsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		names := make([]string, 0, len(s.Targets))
-		for _, t := range s.Targets {
-			names = append(names, t.Name)
-		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(names)
+		json.NewEncoder(w).Encode(s.names())
 	})
+}
+
+// names are the targets' names, in the config's order.
+func (s *Scheduler) names() []string {
+	names := make([]string, len(s.Targets))
+	for i, t := range s.Targets {
+		names[i] = t.Name
+	}
+	return names
 }
 
 func (s *Scheduler) target(name string) *Target {

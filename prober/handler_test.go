@@ -21,7 +21,7 @@ import (
 
 func TestProbeHandler(t *testing.T) {
 	l := newLab(t, "")
-	target := *l.target("public", l.quay.Public, "ubi9/ubi", false)
+	target := *l.target("public", l.Quay.Public, "ubi9/ubi", false)
 	s := &Scheduler{Prober: l.prober, Targets: []Target{target}, Logger: log.NewNopLogger()}
 	mux := http.NewServeMux()
 	mux.Handle("/probe", s.Handler())
@@ -39,7 +39,7 @@ func TestProbeHandler(t *testing.T) {
 
 	// A hung Squid and a caller's deadline: the caller's problem, not a
 	// verdict.
-	l.squid.Pause()
+	l.Squid.Pause()
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/probe?target=public", nil)
 	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "1.6")
 	resp, err := http.DefaultClient.Do(req)
@@ -50,9 +50,9 @@ func TestProbeHandler(t *testing.T) {
 	if resp.StatusCode != http.StatusGatewayTimeout {
 		t.Errorf("hung Squid, short scrape timeout: %s", resp.Status)
 	}
-	l.squid.Resume()
+	l.Squid.Resume()
 
-	l.squid.Stop() // the exporter keeps serving, and says why the probe fails
+	l.Squid.Stop() // the exporter keeps serving, and says why the probe fails
 	samples, _ = promtest.Scrape(t, srv.URL+"/probe?target=public")
 	if samples[`squid_probe_success{target="public"}`] != 0 || samples[`squid_probe_failure{reason="proxy_unreachable",target="public"}`] != 1 {
 		t.Errorf("failing round: %v", samples)

@@ -16,7 +16,7 @@ func TestRoundsDoNotLeak(t *testing.T) {
 		t.Skip("200 rounds")
 	}
 	l := newLab(t, "")
-	target := l.target("public", l.quay.Public, "ubi9/ubi", false)
+	target := l.target("public", l.Quay.Public, "ubi9/ubi", false)
 	rounds := func(n int) {
 		for range n {
 			if r := l.prober.Probe(context.Background(), target); !r.Success {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,12 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testenv"
+
 	"github.com/go-kit/log"
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/quaytest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
 )
 
 // A round whose second pull is not a hit (quay's signed redirects, no
@@ -33,9 +31,9 @@ import (
 func TestForgedVerdicts(t *testing.T) {
 	l := newLab(t, "")
 	receiver := receiveInto(t, l.prober.Log)
-	target := l.target("quay", l.quay.Registry, "org/public", false)
+	target := l.target("quay", l.Quay.Registry, "org/public", false)
 	h := digestOf(target)
-	publicURL := "https://" + l.quay.Public + "/v2/ubi9/ubi/blobs/" + h.String()
+	publicURL := "https://" + l.Quay.Public + "/v2/ubi9/ubi/blobs/" + h.String()
 	hostileGet(t, l, publicURL, "") // cached now: the next pull of it is a hit
 	tests := []struct {
 		name  string
@@ -44,27 +42,27 @@ func TestForgedVerdicts(t *testing.T) {
 		{"hostile client pulls the blob", func(t *testing.T, _ time.Time) {
 			hostileGet(t, l, publicURL, "")
 			hostileGet(t, l, publicURL, newMarker())
-			hostileGet(t, l, l.quay.SignedURL(h, 0), "")
-			hostileGet(t, l, "https://"+l.quay.Registry+"/v2/org/public/blobs/"+h.String(), "")
+			hostileGet(t, l, l.Quay.SignedURL(h, 0), "")
+			hostileGet(t, l, "https://"+l.Quay.Registry+"/v2/org/public/blobs/"+h.String(), "")
 		}},
 		{"line without the marker field in the log file", func(t *testing.T, at time.Time) {
-			appendLine(t, l.squid.AccessLog, forgedLine(at, l.quay.CDN, h.Hex, ""))
+			appendLine(t, l.Squid.AccessLog, forgedLine(at, l.Quay.CDN, h.Hex, ""))
 		}},
 		{"line with no marker in the log file", func(t *testing.T, at time.Time) {
-			appendLine(t, l.squid.AccessLog, forgedLine(at, l.quay.CDN, h.Hex, " -"))
+			appendLine(t, l.Squid.AccessLog, forgedLine(at, l.Quay.CDN, h.Hex, " -"))
 		}},
 		{"line with a wrong marker in the log file", func(t *testing.T, at time.Time) {
-			appendLine(t, l.squid.AccessLog, forgedLine(at, l.quay.CDN, h.Hex, " "+newMarker()))
+			appendLine(t, l.Squid.AccessLog, forgedLine(at, l.Quay.CDN, h.Hex, " "+newMarker()))
 		}},
 		{"lines sent to the log receiver", func(t *testing.T, at time.Time) {
-			sendLines(t, receiver, forgedLine(at, l.quay.CDN, h.Hex, ""), forgedLine(at, l.quay.CDN, h.Hex, " -"), forgedLine(at, l.quay.CDN, h.Hex, " "+newMarker()))
+			sendLines(t, receiver, forgedLine(at, l.Quay.CDN, h.Hex, ""), forgedLine(at, l.Quay.CDN, h.Hex, " -"), forgedLine(at, l.Quay.CDN, h.Hex, " "+newMarker()))
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// The CDN's deliveries of the blob: the round's, and a forgery.
 			seen := l.prober.Log.Watch(func(e *accesslog.Entry) bool {
-				return e.Status == http.StatusOK && bytes.Contains(e.URL, []byte(h.Hex)) && bytes.Contains(e.URL, []byte(l.quay.CDN))
+				return e.Status == http.StatusOK && bytes.Contains(e.URL, []byte(h.Hex)) && bytes.Contains(e.URL, []byte(l.Quay.CDN))
 			})
 			defer seen.Close()
 			l.prober.afterPull = func(n int) {
@@ -88,7 +86,7 @@ func TestForgedVerdicts(t *testing.T) {
 // would, with marker in the marker header when it is not "".
 func hostileGet(t *testing.T, l *lab, rawURL, marker string) {
 	t.Helper()
-	tr := &http.Transport{Proxy: http.ProxyURL(l.prober.Proxy), TLSClientConfig: tlsConfig(l.bump.Pool())}
+	tr := &http.Transport{Proxy: http.ProxyURL(l.prober.Proxy), TLSClientConfig: tlsConfig(l.Bump.Pool())}
 	defer tr.CloseIdleConnections()
 	req, _ := http.NewRequest(http.MethodGet, rawURL, nil)
 	if marker != "" {
@@ -168,12 +166,12 @@ func TestMarkerIsNeverPrinted(t *testing.T) {
 	var logged bytes.Buffer
 	s := &Scheduler{Prober: l.prober, Logger: log.NewLogfmtLogger(log.NewSyncWriter(&logged))}
 	for _, target := range []*Target{
-		l.target("quay", l.quay.Registry, "org/public", false), // fails: not_cached
-		l.target("public", l.quay.Public, "ubi9/ubi", false),
+		l.target("quay", l.Quay.Registry, "org/public", false), // fails: not_cached
+		l.target("public", l.Quay.Public, "ubi9/ubi", false),
 	} {
 		r := l.prober.Probe(context.Background(), target)
 		s.Record(r)
-		markers := loggedMarkers(t, l.squid.AccessLog, digestOf(target).Hex)
+		markers := loggedMarkers(t, l.Squid.AccessLog, digestOf(target).Hex)
 		if len(markers) == 0 {
 			t.Fatalf("%s: Squid logged no marker", target.Name)
 		}
@@ -206,7 +204,7 @@ func loggedMarkers(t *testing.T, path, hexDigest string) []string {
 // /probe for instance: each tells its lines from the other's by marker.
 func TestOverlappingRoundsBothPass(t *testing.T) {
 	l := newLab(t, "")
-	target := l.target("public", l.quay.Public, "ubi9/ubi", false)
+	target := l.target("public", l.Quay.Public, "ubi9/ubi", false)
 	checkResult(t, l.prober.Probe(context.Background(), target), "", [2]string{"TCP_MISS", "TCP_MEM_HIT"})
 
 	// Both rounds make their first pull before either makes its second.
@@ -238,15 +236,9 @@ func TestOverlappingRoundsBothPass(t *testing.T) {
 // Squid logging in the native format, without the marker, cannot show a
 // round its lines: the round fails, and says how to fix it.
 func TestNativeLogFormatIsUnavailable(t *testing.T) {
-	quay := quaytest.Start(t, nil)
-	bump := pkitest.NewCA(t, "squid bump CA")
-	squid := squidtest.Start(t, squidtest.Options{Hosts: quay.Hosts, BumpCA: bump, OriginCA: quay.CA,
-		Extra: []string{"access_log stdio:{dir}/logs/native.log squid"}})
-	native := &accesslog.Hub{}
-	follow(t, filepath.Join(squid.Dir, "logs", "native.log"), native)
-	proxy, _ := url.Parse(squid.URL)
-	l := &lab{quay: quay, squid: squid, bump: bump, prober: &Prober{Proxy: proxy, RootCAs: bump.Pool(), Log: native, LogWait: time.Second}}
-	r := l.prober.Probe(context.Background(), l.target("public", quay.Public, "ubi9/ubi", false))
+	env := testenv.Start(t, testenv.Options{Extra: []string{"access_log stdio:{dir}/logs/native.log squid"}})
+	l := labIn(t, env, testenv.Follow(t, filepath.Join(env.Squid.Dir, "logs", "native.log")))
+	r := l.prober.Probe(context.Background(), l.target("public", l.Quay.Public, "ubi9/ubi", false))
 	checkResult(t, r, ReasonLogUnavailable, [2]string{})
 	if r.Err == nil || !strings.Contains(r.Err.Error(), "no probe marker field") || !strings.Contains(r.Err.Error(), accesslog.ProbeLogFormat) {
 		t.Errorf("the error should say to log with squid_probe: %v", r.Err)

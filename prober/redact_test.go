@@ -24,14 +24,14 @@ func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { re
 // page and the exporter's log carry it without the signature.
 func TestSignedURLsStayOutOfVerdicts(t *testing.T) {
 	l := newLab(t, "")
-	target := l.target("quay", l.quay.Registry, "org/public", false)
+	target := l.target("quay", l.Quay.Registry, "org/public", false)
 	var signatures []string
 	p := l.proberWith(func(p *Prober) {
 		p.wrapBase = func(next http.RoundTripper) http.RoundTripper {
 			return roundTripFunc(func(req *http.Request) (*http.Response, error) {
 				if sig := req.URL.Query().Get("X-Amz-Signature"); sig != "" {
 					signatures = append(signatures, sig)
-					l.squid.Stop()
+					l.Squid.Stop()
 				}
 				return next.RoundTrip(req)
 			})
@@ -42,7 +42,7 @@ func TestSignedURLsStayOutOfVerdicts(t *testing.T) {
 
 	r := p.Probe(context.Background(), target)
 	s.Record(r)
-	l.squid.Restart()
+	l.Squid.Restart()
 	rec := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/probe?target=quay&debug=true", nil))
 

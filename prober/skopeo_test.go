@@ -26,7 +26,7 @@ func TestSkopeoPullsAreClassified(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := l.quay.Push(t, l.quay.Public, "ubi9/ubi", img)
+	ref := l.Quay.Push(t, l.Quay.Public, "ubi9/ubi", img)
 	layers, _ := img.Layers()
 	watches := map[string]*accesslog.Watch{}
 	for _, layer := range layers {
@@ -40,11 +40,11 @@ func TestSkopeoPullsAreClassified(t *testing.T) {
 	}
 
 	certs := t.TempDir()
-	l.bump.WriteCert(t, filepath.Join(certs, "ca.crt"))
+	l.Bump.WriteCert(t, filepath.Join(certs, "ca.crt"))
 	for i := 0; i < 2; i++ {
 		cmd := exec.Command(skopeo, "--insecure-policy", "copy", "--src-cert-dir", certs,
 			"docker://"+ref.String(), "dir:"+filepath.Join(t.TempDir(), "image"))
-		cmd.Env = append(os.Environ(), "HTTPS_PROXY="+l.squid.URL, "https_proxy="+l.squid.URL, "NO_PROXY=", "no_proxy=")
+		cmd.Env = append(os.Environ(), "HTTPS_PROXY="+l.Squid.URL, "https_proxy="+l.Squid.URL, "NO_PROXY=", "no_proxy=")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("skopeo copy: %v\n%s", err, out)
 		}

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/go-kit/log"
 
@@ -37,24 +36,15 @@ func probeOnce(o options, logger log.Logger) int {
 		fmt.Fprintln(os.Stderr, "probe: give --probe.config (probe from here) or --exporter-url (ask the sidecars)")
 		return exitConfig
 	}
-	scheduler, start, err := newScheduler(o, logger)
-	if err == nil {
-		err = start(ctx)
-	}
+	_, svc, err := startProber(ctx, o.probe, o.squidAddress, logger)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "probe:", err)
 		return exitConfig
 	}
-	time.Sleep(100 * time.Millisecond) // the follower starts at the log's end
-	code := exitPass
-	for i := range scheduler.Targets {
-		r := scheduler.Prober.Probe(ctx, &scheduler.Targets[i])
-		fmt.Println(r)
-		if !r.Success {
-			code = exitFail
-		}
+	if !svc.ProbeAll(ctx, os.Stdout) {
+		return exitFail
 	}
-	return code
+	return exitPass
 }
 
 // probeReplicas asks every replica behind each URL to probe every target.

@@ -12,8 +12,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/quaytest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testenv"
+
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
 )
 
@@ -26,9 +26,8 @@ type probeLab struct {
 }
 
 func newProbeLab(t *testing.T) *probeLab {
-	quay := quaytest.Start(t, nil)
-	bump := pkitest.NewCA(t, "bump CA")
-	squid := squidtest.Start(t, squidtest.Options{Hosts: quay.Hosts, BumpCA: bump, OriginCA: quay.CA})
+	env := testenv.Start(t, testenv.Options{})
+	quay, bump, squid := env.Quay, env.Bump, env.Squid
 	dir := t.TempDir()
 	l := &probeLab{squid: squid, bumpCA: filepath.Join(dir, "bump.pem")}
 	bump.WriteCert(t, l.bumpCA)

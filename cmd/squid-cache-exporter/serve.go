@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"log/slog"
 	"net/http"
@@ -19,24 +20,17 @@ import (
 	"github.com/squid-cache-exporter/squid-cache-exporter/cachemgr"
 	"github.com/squid-cache-exporter/squid-cache-exporter/collector"
 	"github.com/squid-cache-exporter/squid-cache-exporter/exporter"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/redact"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/webserver"
 )
 
-// serve runs the exporter until it fails; it returns the exit code.
+// serve runs the exporter until it fails; it returns the exit code. It
+// composes: the Squid collector on /metrics, the prober when configured,
+// the landing page, and the HTTP server.
 func serve(o options, logger log.Logger, slogger *slog.Logger) int {
-	password, err := readPassword(o.passwordFile)
+	squid, err := squidCollector(o, logger)
 	if err != nil {
-		level.Error(logger).Log("msg", "cannot read the cache manager password", "err", err)
-		return 2
-	}
-	client, err := cachemgr.NewClient(o.squidAddress, password)
-	if err != nil {
-		level.Error(logger).Log("msg", "bad --squid.address", "err", err)
-		return 2
-	}
-	squid, err := collector.New(client, collector.EnabledReports(), logger)
-	if err != nil {
-		level.Error(logger).Log("msg", "bad collector flags", "err", err)
+		level.Error(logger).Log("msg", "cannot set up the exporter", "err", err)
 		return 2
 	}
 	prometheus.MustRegister(versioncollector.NewCollector("squid_exporter"))
@@ -44,21 +38,16 @@ func serve(o options, logger log.Logger, slogger *slog.Logger) int {
 
 	links := []web.LandingLinks{{Address: o.metricsPath, Text: "Metrics"}}
 	if o.probe.config != "" {
-		scheduler, start, err := newScheduler(o, logger)
+		feed, probe, err := startProber(context.Background(), o.probe, o.squidAddress, logger)
 		if err != nil {
 			level.Error(logger).Log("msg", "cannot set up the prober", "err", err)
 			return 2
 		}
-		if err := start(context.Background()); err != nil {
-			level.Error(logger).Log("msg", "cannot read the access log", "err", err)
-			return 2
-		}
-		go scheduler.Run(context.Background())
-		prometheus.MustRegister(scheduler)
-		http.Handle("/probe", scheduler.Handler())
-		http.Handle("/probe/targets", scheduler.TargetsHandler())
-		for _, t := range scheduler.Targets {
-			links = append(links, probeLink(t.Name))
+		prometheus.MustRegister(feed, probe)
+		probe.Routes(http.DefaultServeMux)
+		go probe.Run(context.Background())
+		for _, name := range probe.Targets() {
+			links = append(links, probeLink(name))
 		}
 	}
 	if o.metricsPath != "/" {
@@ -83,6 +72,20 @@ func serve(o options, logger log.Logger, slogger *slog.Logger) int {
 		return 1
 	}
 	return 0
+}
+
+// squidCollector reads the enabled cache manager reports of the Squid at
+// --squid.address.
+func squidCollector(o options, logger log.Logger) (*collector.Squid, error) {
+	password, err := readPassword(o.passwordFile)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the cache manager password: %w", err)
+	}
+	client, err := cachemgr.NewClient(o.squidAddress, password)
+	if err != nil {
+		return nil, fmt.Errorf("--squid.address: %w", redact.Error(err))
+	}
+	return collector.New(client, collector.EnabledReports(), logger)
 }
 
 // probeLink is the landing page's link to a target's debug probe.

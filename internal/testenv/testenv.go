@@ -1,0 +1,86 @@
+// Package testenv is the world the end-to-end tests run in: the quay
+// emulation, a bumping Squid in front of it that trusts the emulation's CA,
+// and Squid's access log followed into a hub, as the exporter follows it.
+// Tests add what they test: the prober, the private-blob helpers, the
+// exporter binary.
+package testenv
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/go-kit/log"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/quaytest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
+)
+
+// Env is a running world; it stops when the test ends.
+type Env struct {
+	Quay  *quaytest.Quay
+	Bump  *pkitest.CA // signs the certificates Squid makes when it bumps
+	Squid *squidtest.Squid
+	Log   *accesslog.Hub // Squid's access log, followed
+}
+
+// Options shape an Env. The zero value is a bumping Squid in front of a quay
+// emulation whose repositories are all public.
+type Options struct {
+	Users   map[string]string // may pull the private repositories
+	Private []string          // repositories that need credentials, such as "org/private"
+	StoreID string            // a store_id_program script for Squid (squidtest.Options.StoreID)
+	Extra   []string          // more squid.conf lines (squidtest.Options.Extra)
+}
+
+// Start runs the quay emulation and a bumping Squid in front of it, and
+// follows Squid's access log.
+func Start(t testing.TB, o Options) *Env {
+	t.Helper()
+	e := &Env{Quay: quaytest.Start(t, o.Users), Bump: pkitest.NewCA(t, "squid bump CA")}
+	for _, repo := range o.Private {
+		e.Quay.MakePrivate(repo)
+	}
+	e.Squid = squidtest.Start(t, squidtest.Options{Hosts: e.Quay.Hosts, BumpCA: e.Bump, OriginCA: e.Quay.CA,
+		StoreID: o.StoreID, Extra: o.Extra})
+	e.Log = Follow(t, e.Squid.AccessLog)
+	return e
+}
+
+// Proxy is Squid's URL, for clients that pull through it.
+func (e *Env) Proxy() *url.URL {
+	u, _ := url.Parse(e.Squid.URL)
+	return u
+}
+
+// Follow tails the access log at path into a new hub until the test ends,
+// with the follower's default poll, as deployed. Lines written once it
+// returns are seen.
+func Follow(t testing.TB, path string) *accesslog.Hub {
+	t.Helper()
+	hub := &accesslog.Hub{}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := (&accesslog.Follower{Path: path, Hub: hub, Logger: log.NewNopLogger()}).Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return hub
+}
+
+// DockerConfig writes a docker config.json holding user's credentials for
+// the emulated registry, as a pull secret would, and returns its path.
+func (e *Env) DockerConfig(t testing.TB, user, password string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.json")
+	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, e.Quay.Registry, auth)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
