@@ -65,11 +65,15 @@ var (
 			"so subtract this from squid_client_http_requests_total for an honest hit ratio.", nil, nil)
 )
 
+// countersReport is read before the others: see readCountersFirst.
+const countersReport = "counters"
+
 // Squid collects the enabled reports of one Squid.
 type Squid struct {
-	client  *cachemgr.Client
-	reports []string
-	logger  log.Logger
+	client   *cachemgr.Client
+	counters bool     // counters is enabled
+	others   []string // the other enabled reports
+	logger   log.Logger
 }
 
 // New returns a collector for the given reports; an unknown name is an error.
@@ -79,12 +83,8 @@ func New(client *cachemgr.Client, reports []string, logger log.Logger) (*Squid, 
 			return nil, fmt.Errorf("unknown report %q", r)
 		}
 	}
-	// counters goes first; see startFirst.
-	ordered := slices.Clone(reports)
-	if i := slices.Index(ordered, "counters"); i > 0 {
-		ordered = append([]string{"counters"}, slices.Delete(ordered, i, i+1)...)
-	}
-	return &Squid{client: client, reports: ordered, logger: logger}, nil
+	others := slices.DeleteFunc(slices.Clone(reports), func(r string) bool { return r == countersReport })
+	return &Squid{client: client, counters: len(others) < len(reports), others: others, logger: logger}, nil
 }
 
 // Scrape returns a prometheus.Collector whose fetches are bounded by ctx,
@@ -103,36 +103,47 @@ type scrape struct {
 func (scrape) Describe(chan<- *prometheus.Desc) {}
 
 // Collect fetches all reports at once: a scrape then costs about as much as
-// its slowest report rather than their sum.
+// its slowest report rather than their sum. The counters report goes
+// first, and the others only once its request is on the wire.
 func (s scrape) Collect(ch chan<- prometheus.Metric) {
-	errs := make([]error, len(s.reports))
+	reports := s.reports()
+	errs := make([]error, len(reports))
 	var wg sync.WaitGroup
-	for i, report := range s.reports {
-		if i == 0 {
-			s.startFirst(&wg, &errs[0], ch)
+	for i, report := range reports {
+		read := func(ctx context.Context) { errs[i] = s.collectReport(ctx, report, ch) }
+		if report == countersReport {
+			s.readCountersFirst(&wg, read) // returns once its request is on the wire
 			continue
 		}
-		wg.Go(func() { errs[i] = s.collectReport(s.ctx, report, ch) })
+		wg.Go(func() { read(s.ctx) })
 	}
 	wg.Wait()
 
 	up := 1.0
-	for i, err := range errs {
-		if err != nil {
+	for i, report := range reports {
+		if err := errs[i]; err != nil {
 			up = 0
-			level.Error(s.logger).Log("msg", "cannot read cache manager report", "report", s.reports[i], "err", err)
+			level.Error(s.logger).Log("msg", "cannot read cache manager report", "report", report, "err", err)
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, up)
 	ch <- prometheus.MustNewConstMetric(managerRequestsDesc, prometheus.CounterValue, float64(s.client.Requests()))
 }
 
-// startFirst starts the first report and returns once its request is on
-// the wire. Squid counts a request when it completes, and answers ready
-// connections in the order they became ready; so the counters report, sent
-// first, never counts this scrape's other requests, and
+// reports are the enabled reports, counters first.
+func (s *Squid) reports() []string {
+	if s.counters {
+		return append([]string{countersReport}, s.others...)
+	}
+	return s.others
+}
+
+// readCountersFirst starts the counters report and returns once its
+// request is on the wire. Squid counts a request when it completes, and
+// answers ready connections in the order they became ready; so counters
+// never counts this scrape's other requests, and
 // squid_exporter_manager_requests_total can be subtracted exactly.
-func (s scrape) startFirst(wg *sync.WaitGroup, err *error, ch chan<- prometheus.Metric) {
+func (s scrape) readCountersFirst(wg *sync.WaitGroup, read func(context.Context)) {
 	sent := make(chan struct{})
 	var once sync.Once
 	done := func() { once.Do(func() { close(sent) }) }
@@ -141,7 +152,7 @@ func (s scrape) startFirst(wg *sync.WaitGroup, err *error, ch chan<- prometheus.
 	})
 	wg.Go(func() {
 		defer done() // it may fail before it writes anything
-		*err = s.collectReport(ctx, s.reports[0], ch)
+		read(ctx)
 	})
 	<-sent
 }
