@@ -1,0 +1,164 @@
+// Command quayemu serves internal/quaytest's emulation of quay.io, its CDN
+// and a public registry inside a Kubernetes cluster, for the Helm chart's
+// cluster test (hack/test-k8s.sh). It is test tooling, not part of the
+// product.
+//
+// quaytest listens on random loopback ports. quayemu puts one TLS front on
+// -listen before them that routes by host name (quay.test, cdn01.quay.test,
+// registry.access.test) and drops the loopback ports from the redirects and
+// token realms it passes on, so that clients see the names on port 443 of
+// one Service. The CDN's signatures cover the path, not the host, so they
+// stay valid. It pushes one image to a private quay repository, one to a
+// public quay repository and one to the public registry, and serves the
+// origin CA on -control (/ca.pem) for the proxy to trust.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/random"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/quaytest"
+)
+
+// Repositories the emulation serves, each with one single-layer image
+// tagged latest.
+const (
+	PrivateRepo = "org/private"    // on quay.test, needs credentials
+	PublicRepo  = "org/public"     // on quay.test, anonymous pulls
+	AccessRepo  = "ubi9/ubi-micro" // on registry.access.test
+	layerSize   = 256 << 10        // bytes of random data per layer
+)
+
+// Server bounds.
+const (
+	headerTimeout = 10 * time.Second
+	readTimeout   = 30 * time.Second
+	idleTimeout   = 2 * time.Minute
+	dialTimeout   = 5 * time.Second
+	shutdown      = 5 * time.Second
+	maxHeader     = 64 << 10
+)
+
+func main() {
+	listen := flag.String("listen", ":8443", "TLS address the registries answer on (a Service maps 443 here)")
+	control := flag.String("control", ":8080", "plain HTTP address serving /ca.pem and /healthz")
+	user := flag.String("user", "probe", "user that may pull "+PrivateRepo)
+	password := flag.String("password", "probe-password", "that user's password")
+	flag.Parse()
+
+	t := &tb{}
+	q := quaytest.Start(t, map[string]string{*user: *password})
+	q.MakePrivate(PrivateRepo)
+	for _, push := range []struct{ host, repo string }{{q.Registry, PrivateRepo}, {q.Registry, PublicRepo}, {q.Public, AccessRepo}} {
+		img, err := random.Image(layerSize, 1)
+		if err != nil {
+			log.Fatal(err)
+		}
+		ref := q.Push(t, push.host, push.repo, img)
+		log.Printf("pushed %s", ref)
+	}
+
+	front := &http.Server{
+		Addr:              *listen,
+		Handler:           newFront(q),
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{q.CA.Server(t, quaytest.RegistryName, quaytest.CDNName, quaytest.PublicName)}},
+		ReadHeaderTimeout: headerTimeout,
+		ReadTimeout:       readTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeader,
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ca.pem", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/x-pem-file")
+		w.Write(q.CA.CertPEM())
+	})
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	ctl := &http.Server{Addr: *control, Handler: mux, ReadHeaderTimeout: headerTimeout, IdleTimeout: idleTimeout}
+
+	go func() { log.Fatal(front.ListenAndServeTLS("", "")) }()
+	go func() { log.Fatal(ctl.ListenAndServe()) }()
+	log.Printf("serving %s, %s and %s on %s; CA on %s/ca.pem", quaytest.RegistryName, quaytest.CDNName, quaytest.PublicName, *listen, *control)
+
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, os.Interrupt)
+	<-stop
+	ctx, cancel := context.WithTimeout(context.Background(), shutdown)
+	defer cancel()
+	front.Shutdown(ctx)
+	ctl.Shutdown(ctx)
+}
+
+// newFront routes each request by its host name to the emulated host
+// behind it, and rewrites that host's loopback host:port in redirects and
+// token challenges to the bare name.
+func newFront(q *quaytest.Quay) http.Handler {
+	backends := map[string]string{} // name -> name:port of quaytest's listener
+	for _, hp := range []string{q.Registry, q.CDN, q.Public} {
+		name, _, _ := net.SplitHostPort(hp)
+		backends[name] = hp
+	}
+	var pairs []string
+	for name, hp := range backends {
+		pairs = append(pairs, hp, name)
+	}
+	unport := strings.NewReplacer(pairs...)
+	dialer := &net.Dialer{Timeout: dialTimeout}
+	transport := &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: q.CA.Pool()},
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			name, port, _ := net.SplitHostPort(addr)
+			return dialer.DialContext(ctx, network, net.JoinHostPort(q.Hosts[name], port))
+		},
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     idleTimeout,
+	}
+	return &httputil.ReverseProxy{
+		Transport: transport,
+		Rewrite: func(r *httputil.ProxyRequest) {
+			name, _, err := net.SplitHostPort(r.In.Host)
+			if err != nil {
+				name = r.In.Host
+			}
+			backend, ok := backends[name]
+			if !ok {
+				backend = q.Registry // an unknown name gets quay's 404s
+			}
+			r.Out.URL.Scheme, r.Out.URL.Host, r.Out.Host = "https", backend, backend
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			for _, h := range []string{"Location", "WWW-Authenticate"} {
+				if v := resp.Header.Get(h); v != "" {
+					resp.Header.Set(h, unport.Replace(v))
+				}
+			}
+			return nil
+		},
+	}
+}
+
+// tb lets a program use the testing helpers: a failure ends the program.
+// Cleanups never run; the process exits.
+type tb struct{ testing.TB }
+
+func (*tb) Helper()                           {}
+func (*tb) Cleanup(func())                    {}
+func (*tb) Name() string                      { return "quayemu" }
+func (*tb) Logf(format string, args ...any)   { log.Printf(format, args...) }
+func (*tb) Errorf(format string, args ...any) { log.Fatalf(format, args...) }
+func (*tb) Fatalf(format string, args ...any) { log.Fatalf(format, args...) }
+func (*tb) Fatal(args ...any)                 { log.Fatal(args...) }
+func (*tb) FailNow()                          { log.Fatal("FailNow") }
