@@ -86,6 +86,23 @@ func TestBinaryServesMetricsThatPromtoolAccepts(t *testing.T) {
 	if strings.Contains(p.logs.String(), password) {
 		t.Error("the password reached the log")
 	}
+	checkOneLogFormat(t, p.logs.String())
+}
+
+// checkOneLogFormat wants every line in one format, whether our code wrote
+// it (go-kit) or exporter-toolkit's (slog): level, ts, caller, msg first.
+func checkOneLogFormat(t *testing.T, logs string) {
+	t.Helper()
+	if !strings.Contains(logs, "Listening on") {
+		t.Errorf("no line from exporter-toolkit in the log:\n%s", logs)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 4 || !strings.HasPrefix(fields[0], "level=") || !strings.HasPrefix(fields[1], "ts=") ||
+			!strings.HasPrefix(fields[2], "caller=") || !strings.HasPrefix(fields[3], "msg=") {
+			t.Errorf("a line in another format: %s", line)
+		}
+	}
 }
 
 func TestBinaryMemoryStaysSmall(t *testing.T) {
@@ -107,7 +124,7 @@ func TestBinaryRejectsBadFlags(t *testing.T) {
 		args    []string
 		wantErr string
 	}{
-		{[]string{"--squid.address=127.0.0.1:3128"}, "bad --squid.address"},
+		{[]string{"--squid.address=127.0.0.1:3128"}, "--squid.address"},
 		{[]string{"--squid.address=ftp://127.0.0.1:21"}, "want http://host:port"},
 		{[]string{"--squid.password-file=/nonexistent/pw"}, "cannot read the cache manager password"},
 		{[]string{"--log.level=loud"}, "enum value must be one of debug,info,warn,error"},

@@ -23,9 +23,13 @@ func startProber(ctx context.Context, o probeOptions, squidAddress string, logge
 	if o.echo {
 		feedConfig.Echo = os.Stdout
 	}
+	if err := feedConfig.Check(); err != nil {
+		return nil, nil, fmt.Errorf("the prober reads Squid's access log: set one of --probe.access-log (a file) "+
+			"and --probe.access-log.listen-address (Squid's tcp module): %w", err)
+	}
 	feed, err := accesslog.StartFeed(ctx, feedConfig)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--probe.access-log, --probe.access-log.listen-address: %w", err)
+		return nil, nil, err
 	}
 	settings := prober.Settings{ConfigFile: o.config, ProxyURL: o.proxy, CAFile: o.caFile, LogWait: o.logWait}
 	if settings.ProxyURL == "" {

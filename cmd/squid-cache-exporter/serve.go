@@ -67,7 +67,7 @@ func serve(o options, logger log.Logger, slogger *slog.Logger) int {
 	level.Info(logger).Log("msg", "starting "+program, "version", version.Info(), "squid", o.squidAddress,
 		"reports", strings.Join(collector.EnabledReports(), ","), "password", o.passwordFile != "", "probe_config", o.probe.config)
 	// The address comes from o.web; timeouts bound slow and idle clients.
-	if err := web.ListenAndServe(webserver.New("", nil), o.web, slogger); err != nil {
+	if err := web.ListenAndServe(webserver.New("", nil, slogger), o.web, slogger); err != nil {
 		level.Error(logger).Log("msg", "server stopped", "err", err)
 		return 1
 	}

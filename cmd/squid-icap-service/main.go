@@ -34,7 +34,7 @@ func main() {
 	logFormat := app.Flag("log.format", "logfmt or json.").Default("logfmt").Enum("logfmt", "json")
 	app.DefaultEnvars()
 	kingpin.MustParse(app.Parse(os.Args[1:]))
-	logger, _, err := logging.New(*logLevel, *logFormat)
+	logger, slogger, err := logging.New(*logLevel, *logFormat)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -53,7 +53,7 @@ func main() {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	server := &icap.Server{URLs: urls, Logger: logger, Metrics: icap.NewMetrics(reg)}
 	go func() {
-		err := webserver.New(*metricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).ListenAndServe()
+		err := webserver.New(*metricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), slogger).ListenAndServe()
 		level.Error(logger).Log("msg", "metrics server stopped", "err", err)
 	}()
 	level.Info(logger).Log("msg", "serving ICAP", "address", *listen)

@@ -36,9 +36,10 @@ func main() {
 	timeout := app.Flag("check-timeout", "Longest an authorization check may take; past it the request is not shared.").Default("5s").Duration()
 	metricsAddr := app.Flag("web.listen-address", "Serve metrics here (with store_id_children 1).").String()
 	logLevel := app.Flag("log.level", "debug, info, warn or error.").Default("info").Enum("debug", "info", "warn", "error")
+	logFormat := app.Flag("log.format", "logfmt or json.").Default("logfmt").Enum("logfmt", "json")
 	kingpin.MustParse(app.Parse(os.Args[1:]))
 	// Squid reads replies on stdout; logs go to stderr, into cache.log.
-	logger, _, err := logging.New(*logLevel, "logfmt")
+	logger, slogger, err := logging.New(*logLevel, *logFormat)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -56,7 +57,7 @@ func main() {
 	helper := &storeid.Helper{URLs: urls, Check: checker.Authorized, Timeout: *timeout, Logger: logger, Metrics: storeid.NewMetrics(reg)}
 	if *metricsAddr != "" {
 		go func() {
-			err := webserver.New(*metricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).ListenAndServe()
+			err := webserver.New(*metricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), slogger).ListenAndServe()
 			level.Warn(logger).Log("msg", "not serving metrics (another helper child may have the port)", "err", err)
 		}()
 	}

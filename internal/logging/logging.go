@@ -4,24 +4,29 @@ package logging
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	sloggokit "github.com/tjhop/slog-gokit"
 )
 
-// New builds the project's go-kit logger and a slog bridge for
-// exporter-toolkit. The bridge gets the base logger, which has no ts or
-// caller keys: the bridge adds its own, and they would otherwise repeat.
+// New builds the project's go-kit logger and, for exporter-toolkit, which
+// logs through slog, a slog logger that writes the same lines: one format
+// for every line of a run, chosen by --log.format, and one level.
 func New(levelName, format string) (log.Logger, *slog.Logger, error) {
+	return NewTo(os.Stderr, levelName, format)
+}
+
+// NewTo is New writing to w.
+func NewTo(w io.Writer, levelName, format string) (log.Logger, *slog.Logger, error) {
 	var base log.Logger
 	switch format {
 	case "logfmt":
-		base = log.NewLogfmtLogger(log.NewSyncWriter(os.Stderr))
+		base = log.NewLogfmtLogger(log.NewSyncWriter(w))
 	case "json":
-		base = log.NewJSONLogger(log.NewSyncWriter(os.Stderr))
+		base = log.NewJSONLogger(log.NewSyncWriter(w))
 	default:
 		return nil, nil, fmt.Errorf("--log.format: want logfmt or json, got %q", format)
 	}
@@ -41,5 +46,5 @@ func New(levelName, format string) (log.Logger, *slog.Logger, error) {
 	}
 	base = level.NewFilter(base, allow)
 	logger := log.With(base, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
-	return logger, slog.New(sloggokit.NewGoKitHandler(base, slogLevel)), nil
+	return logger, slog.New(&goKitHandler{logger: base, min: slogLevel}), nil
 }

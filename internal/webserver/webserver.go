@@ -4,6 +4,7 @@
 package webserver
 
 import (
+	"log/slog"
 	"net/http"
 	"time"
 )
@@ -18,13 +19,16 @@ const (
 	IdleTimeout       = 2 * time.Minute
 )
 
-// New returns a server on addr for h (nil is http.DefaultServeMux).
-func New(addr string, h http.Handler) *http.Server {
+// New returns a server on addr for h (nil is http.DefaultServeMux). Its
+// own errors (a failed TLS handshake, say) go to logger, so that they look
+// like every other line.
+func New(addr string, h http.Handler, logger *slog.Logger) *http.Server {
 	return &http.Server{
 		Addr:              addr,
 		Handler:           h,
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		ReadTimeout:       ReadTimeout,
 		IdleTimeout:       IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
 	}
 }

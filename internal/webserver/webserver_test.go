@@ -3,6 +3,7 @@ package webserver
 import (
 	"bufio"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -14,7 +15,7 @@ import (
 // the test ends.
 func serve(t *testing.T, h http.Handler, timeout time.Duration) string {
 	t.Helper()
-	s := New("", h)
+	s := New("", h, slog.Default())
 	s.ReadHeaderTimeout, s.ReadTimeout, s.IdleTimeout = timeout, timeout, timeout
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -26,7 +27,7 @@ func serve(t *testing.T, h http.Handler, timeout time.Duration) string {
 }
 
 func TestNewSetsTimeouts(t *testing.T) {
-	s := New("127.0.0.1:0", nil)
+	s := New("127.0.0.1:0", nil, slog.Default())
 	if s.ReadHeaderTimeout == 0 || s.ReadTimeout == 0 || s.IdleTimeout == 0 || s.WriteTimeout != 0 {
 		t.Errorf("timeouts: header %v, read %v, idle %v, write %v", s.ReadHeaderTimeout, s.ReadTimeout, s.IdleTimeout, s.WriteTimeout)
 	}
