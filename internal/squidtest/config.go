@@ -8,8 +8,9 @@ import (
 	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
 )
 
-// config renders squid.conf for a test Squid in dir listening on port.
-func config(dir string, port int, opts Options) string {
+// config renders squid.conf for a test Squid in dir listening on port,
+// with SMP workers when workers > 1.
+func config(dir string, port, workers int, opts Options) string {
 	var b strings.Builder
 	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	if opts.BumpCA != nil {
@@ -40,7 +41,14 @@ func config(dir string, port int, opts Options) string {
 	line("cache_mem 16 MB")
 	line("maximum_object_size_in_memory 4 MB")
 	line("maximum_object_size 64 MB")
-	line("cache_dir ufs %s/cache 64 4 16", dir)
+	if workers > 1 {
+		// ufs is not SMP-aware: workers would share one dir unsynchronised.
+		// rock is shared, and served by a disker process of its own.
+		line("workers %d", workers)
+		line("cache_dir rock %s/cache 64", dir)
+	} else {
+		line("cache_dir ufs %s/cache 64 4 16", dir)
+	}
 	// Squid 5.7 crashes on mgr:config when no logformat is defined (bug
 	// 5344). squid_probe is the built-in squid format plus the prober's
 	// marker, which a round needs to tell its own lines from others'.

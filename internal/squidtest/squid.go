@@ -63,6 +63,7 @@ type Squid struct {
 	AccessLog string
 	CacheLog  string
 	conf      string
+	build     build
 	cmd       *exec.Cmd
 	exited    chan struct{}
 }
@@ -96,8 +97,8 @@ func RequireTool(t testing.TB, name, fallback, pkg string) string {
 // stopped when the test ends.
 func Start(t testing.TB, opts Options) *Squid {
 	t.Helper()
-	bin := Binary(t)
-	s := &Squid{t: t, Port: FreePort(t)}
+	s := &Squid{t: t, Port: FreePort(t), build: selectedBuild(t)}
+	bin := s.build.binary(t)
 	s.URL = fmt.Sprintf("http://127.0.0.1:%d", s.Port)
 	s.makeDir()
 	s.writeConfig(opts)
@@ -137,7 +138,7 @@ func (s *Squid) writeConfig(opts Options) {
 		hosts += addr + " " + name + "\n"
 	}
 	s.writeFile("hosts", hosts)
-	s.writeFile("squid.conf", config(s.Dir, s.Port, opts))
+	s.writeFile("squid.conf", config(s.Dir, s.Port, s.build.workers, opts))
 	if opts.BumpCA != nil {
 		s.writeFile("bump.pem", string(opts.BumpCA.CertPEM())+string(opts.BumpCA.KeyPEM(s.t)))
 		s.writeFile("origin-ca.pem", string(opts.OriginCA.CertPEM()))
@@ -185,7 +186,7 @@ const certgen = "/usr/lib/squid/security_file_certgen"
 
 // run runs a squid program to completion.
 func (s *Squid) run(bin string, args ...string) {
-	out, err := exec.Command(bin, args...).CombinedOutput()
+	out, err := s.build.command(bin, args...).CombinedOutput()
 	if err != nil {
 		s.t.Fatalf("%s %s: %v\n%s", bin, strings.Join(args, " "), err, out)
 	}
@@ -198,7 +199,7 @@ func (s *Squid) Restart() {
 	if s.cmd != nil {
 		s.t.Fatal("squidtest: Restart while running")
 	}
-	cmd := exec.Command(Binary(s.t), "-N", "-f", s.conf)
+	cmd := s.build.command(s.build.binary(s.t), append(s.build.runFlags(), "-f", s.conf)...)
 	// Its own process group, so Stop reaches its helpers too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var out bytes.Buffer
@@ -268,14 +269,14 @@ func (s *Squid) signal(sig syscall.Signal) {
 // RotateLogs asks Squid to reopen its logs (squid -k rotate; with
 // logfile_rotate 0 it renames nothing itself).
 func (s *Squid) RotateLogs() {
-	s.run(Binary(s.t), "-k", "rotate", "-f", s.conf)
+	s.run(s.build.binary(s.t), "-k", "rotate", "-f", s.conf)
 }
 
 // Reconfigure makes Squid re-read its config (squid -k reconfigure): it
 // restarts its helpers and reopens its ICAP services, as on a config
 // change in production.
 func (s *Squid) Reconfigure() {
-	s.run(Binary(s.t), "-k", "reconfigure", "-f", s.conf)
+	s.run(s.build.binary(s.t), "-k", "reconfigure", "-f", s.conf)
 }
 
 // KillHelpers kills (SIGKILL) the helper processes of this Squid that run
@@ -286,19 +287,32 @@ func (s *Squid) KillHelpers(path string) int {
 		s.t.Fatal("squidtest: squid is not running")
 	}
 	// Helpers run in sessions of their own, named "(program)" in argv[0]:
-	// the parent and the executable tell them apart.
+	// the parent and the executable tell them apart. The executable is
+	// compared by file, not by name: a Squid in a root sees the program
+	// under the root's path.
+	program, err := os.Stat(path)
+	if err != nil {
+		s.t.Fatal(err)
+	}
 	exes, _ := filepath.Glob("/proc/[0-9]*/exe")
 	killed := 0
 	for _, f := range exes {
-		if exe, err := os.Readlink(f); err != nil || exe != path {
+		if exe, err := os.Stat(f); err != nil || !os.SameFile(exe, program) {
 			continue
 		}
 		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
-		if parentOf(pid) == s.cmd.Process.Pid && syscall.Kill(pid, syscall.SIGKILL) == nil {
+		if s.isOurs(pid) && syscall.Kill(pid, syscall.SIGKILL) == nil {
 			killed++
 		}
 	}
 	return killed
+}
+
+// isOurs says whether pid is a child of this Squid or, with SMP workers, of
+// one of its kids.
+func (s *Squid) isOurs(pid int) bool {
+	parent := parentOf(pid)
+	return parent == s.cmd.Process.Pid || s.build.workers > 1 && parentOf(parent) == s.cmd.Process.Pid
 }
 
 // parentOf reads a process's parent ID from /proc.

@@ -3,6 +3,8 @@ package squidtest
 import (
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -25,5 +27,22 @@ func TestStartServesCacheManager(t *testing.T) {
 	s.Restart()
 	if _, err := http.Get(s.URL + "/squid-internal-mgr/info"); err != nil {
 		t.Fatalf("after Restart: %v", err)
+	}
+}
+
+// The Squid that answers is the one SQUID_ROOT selects, not the host's.
+func TestRunsTheSelectedSquid(t *testing.T) {
+	b := selectedBuild(t)
+	if b.root == "" {
+		t.Skip("SQUID_ROOT is unset: the host's Squid, which TestStartServesCacheManager covers")
+	}
+	stamp, err := os.ReadFile(filepath.Join(b.root, ".squid-root-ready"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := Start(t, Options{})
+	want := strings.TrimPrefix(strings.TrimSpace(string(stamp)), "Squid Cache: Version ")
+	if got := reportVersion(t, s); got != want {
+		t.Errorf("info says version %q, the root has %q", got, want)
 	}
 }
