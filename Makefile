@@ -26,8 +26,10 @@ build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o squid-store-id-helper ./cmd/squid-store-id-helper
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o squid-icap-service ./cmd/squid-icap-service
 
+# A Squid in front of an emulated quay.io, the private-blob helpers, the
+# exporter and its prober; prints what to open (hack/demo).
 run: build
-	./hack/demo.sh ./$(BIN)
+	$(GO) run ./hack/demo -exporter ./$(BIN)
 
 test: test-deps vet lint fmt-check
 	$(GO) test -count=1 -timeout 15m ./...

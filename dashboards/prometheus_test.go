@@ -87,6 +87,7 @@ func TestExpressionsAgainstRealPrometheus(t *testing.T) {
 			}
 		}
 	}
+	checkMetricsReference(t, exported)
 	var all []string
 	all = append(all, d.Exprs()...)
 	for _, e := range recorded {
