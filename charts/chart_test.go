@@ -1,0 +1,441 @@
+package charts
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/prober"
+)
+
+// The chart carries copies of these files (helm reads only its own
+// directory); they must be the current ones. `make chart-files` copies them.
+var carried = map[string]string{
+	"squid-cache/files/squid-private-blobs.conf":       "../conf/squid-private-blobs.conf",
+	"squid-cache/files/squid-cache-exporter.rules.yml": "../alerts/squid-cache-exporter.rules.yml",
+	"squid-cache/files/squid-cache-exporter.json":      "../dashboards/squid-cache-exporter.json",
+}
+
+func TestChartCarriesTheCurrentFiles(t *testing.T) {
+	for copy, source := range carried {
+		want, err := os.ReadFile(source)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(copy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s is not the current %s: run make chart-files", copy, source)
+		}
+	}
+}
+
+func TestLintStrict(t *testing.T) {
+	files, _ := filepath.Glob(chartDir + "/ci/*.yaml")
+	for _, f := range append([]string{""}, files...) {
+		args := []string{"lint", "--strict", chartDir, "--kube-version", kubeVersion}
+		if f != "" {
+			args = append(args, "-f", f)
+		}
+		if out, err := exec.Command(helmBinary(t), args...).CombinedOutput(); err != nil {
+			t.Errorf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
+
+func TestSchemaRejectsUnknownKeysAndWrongTypes(t *testing.T) {
+	for _, c := range []struct {
+		set  map[string]any
+		want string
+	}{
+		{map[string]any{"replicaCont": 2}, "Additional property replicaCont is not allowed"},
+		{map[string]any{"squid.cachMem": "1 GB"}, "Additional property cachMem is not allowed"},
+		{map[string]any{"serviceMonitor.intervall": "1m"}, "Additional property intervall is not allowed"},
+		{map[string]any{"probe.targets": []any{map[string]any{"name": "x", "image": "a/b", "privat": true}}}, "Additional property privat is not allowed"},
+		{map[string]any{"replicaCount": "two"}, "replicaCount"},
+		{map[string]any{"squid.cacheMem": 256}, "cacheMem"},
+		{map[string]any{"squid.cacheMem": "lots"}, "cacheMem"},
+		{map[string]any{"privateBlobs.enabled": "yes"}, "enabled"},
+		{map[string]any{"squid.otherDomains": "allow"}, "otherDomains"},
+		{map[string]any{"probe.targets": []any{map[string]any{"name": "x"}}}, "targets"},
+		{map[string]any{"serviceMonitor.additionalLabels": []any{"release"}}, "additionalLabels"},
+		{map[string]any{"podAntiAffinity": "always"}, "podAntiAffinity"},
+	} {
+		_, err := render(t, nil, c.set)
+		if err == nil {
+			t.Errorf("%v: rendered, want the schema to refuse it", c.set)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error does not name %q:\n%v", c.set, c.want, err)
+		}
+	}
+}
+
+func TestLabelsAndNamespaces(t *testing.T) {
+	objs := objects(t, mustRender(t, allFeatures, nil))
+	for _, o := range objs {
+		labels, _ := o.get("metadata", "labels").(map[string]any)
+		for _, l := range []string{"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version",
+			"app.kubernetes.io/managed-by", "helm.sh/chart", "team"} {
+			if labels[l] == nil {
+				t.Errorf("%s %s has no label %s", o.kind(), o.name(), l)
+			}
+		}
+		if o.get("metadata", "namespace") == nil {
+			t.Errorf("%s %s has no namespace", o.kind(), o.name())
+		}
+	}
+}
+
+// Restricted Pod Security Standard: non-root, no privilege escalation,
+// all capabilities dropped, RuntimeDefault seccomp; and a read-only root.
+func TestRestrictedSecurityContext(t *testing.T) {
+	objs := objects(t, mustRender(t, allFeatures, nil))
+	pods := map[string]map[string]any{
+		"StatefulSet": find(t, objs, "StatefulSet", "squid-cache").get("spec", "template", "spec").(map[string]any),
+		"test Pod":    find(t, objs, "Pod", "test-probe").get("spec").(map[string]any),
+	}
+	for name, spec := range pods {
+		psc, _ := spec["securityContext"].(map[string]any)
+		if psc["runAsNonRoot"] != true {
+			t.Errorf("%s: pod securityContext.runAsNonRoot is not true", name)
+		}
+		if sp, _ := psc["seccompProfile"].(map[string]any); sp["type"] != "RuntimeDefault" {
+			t.Errorf("%s: pod seccompProfile is not RuntimeDefault", name)
+		}
+		var containers []any
+		for _, key := range []string{"initContainers", "containers"} {
+			c, _ := spec[key].([]any)
+			containers = append(containers, c...)
+		}
+		if len(containers) == 0 {
+			t.Fatalf("%s: no containers", name)
+		}
+		for _, c := range containers {
+			c := c.(map[string]any)
+			sc, _ := c["securityContext"].(map[string]any)
+			caps, _ := sc["capabilities"].(map[string]any)
+			if sc["allowPrivilegeEscalation"] != false || sc["readOnlyRootFilesystem"] != true ||
+				!slices.Equal(caps["drop"].([]any), []any{"ALL"}) {
+				t.Errorf("%s container %s: securityContext %v is not restricted", name, c["name"], sc)
+			}
+			if env, ok := c["env"]; ok {
+				t.Errorf("%s container %s has environment variables %v: secrets go in files", name, c["name"], env)
+			}
+		}
+	}
+}
+
+// squid.conf as the chart renders it passes `squid -k parse`, with its
+// mounted files stood in for by local ones.
+func TestSquidConfParses(t *testing.T) {
+	squid := squidtest.RequireTool(t, "squid", "/usr/sbin/squid", "squid-openssl")
+	for _, c := range []struct {
+		name  string
+		files []string
+		sets  map[string]any
+	}{
+		{"defaults", nil, nil},
+		{"all features", allFeatures, nil},
+		{"private blobs, no cache_dir, deny others", nil, map[string]any{
+			"privateBlobs.enabled": true, "squid.cacheDir.enabled": false, "squid.otherDomains": "deny"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			objs := objects(t, mustRender(t, c.files, c.sets))
+			dir := t.TempDir()
+			paths := strings.NewReplacer(
+				"/usr/local/bin/", dir+"/bin/",
+				"/etc/squid-cache/", dir+"/etc/",
+				"/var/run/squid", dir+"/run",
+				"/var/spool/squid", dir+"/spool",
+			)
+			write := func(name, content string) {
+				p := filepath.Join(dir, name)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			crt, key := testCA(t)
+			write("etc/ca/tls.crt", crt)
+			write("etc/ca/tls.key", key)
+			write("etc/upstream-ca/bundle.pem", crt)
+			write("run/cachemgr.conf", "cachemgr_passwd secret info counters storedir\n")
+			write("bin/squid-store-id-helper", "#!/bin/sh\n")
+			if err := os.Chmod(filepath.Join(dir, "bin/squid-store-id-helper"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range []string{"squid.conf", "squid-private-blobs.conf", "store-id-helper.flags"} {
+				if s, ok := find(t, objs, "ConfigMap", "squid-cache").get("data", f).(string); ok {
+					write("etc/conf/"+f, paths.Replace(s))
+				}
+			}
+			out, err := exec.Command(squid, "-k", "parse", "-f", filepath.Join(dir, "etc/conf/squid.conf")).CombinedOutput()
+			if err != nil {
+				t.Fatalf("squid -k parse: %v\n%s", err, out)
+			}
+			for _, line := range strings.Split(string(out), "\n") {
+				if regexp.MustCompile(`ERROR|FATAL|WARNING|Bungled|UPGRADE`).MatchString(line) {
+					t.Errorf("squid -k parse: %s", line)
+				}
+			}
+		})
+	}
+}
+
+// testCA is a throwaway CA certificate and key, PEM.
+func testCA(t testing.TB) (crt, key string) {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}))
+}
+
+// The squid.conf logs in the exporter's format, to the exporter's port, and
+// keeps the marker from the registry.
+func TestAccessLogGoesToTheExporterInItsFormat(t *testing.T) {
+	conf := configData(t, objects(t, mustRender(t, nil, map[string]any{"exporter.accessLogPort": 5199})), "squid.conf")
+	for _, want := range []string{
+		accesslog.ProbeLogFormat,
+		"access_log tcp://127.0.0.1:5199 logformat=squid_probe on-error=drop",
+		"request_header_access " + accesslog.MarkerHeader + " deny all",
+	} {
+		if !slices.Contains(strings.Split(conf, "\n"), want) {
+			t.Errorf("squid.conf has no line %q", want)
+		}
+	}
+}
+
+// With the helpers, the chart includes the snippet as it is, but for the
+// helper's flags file; without, its blob rules are the snippet's own lines.
+func TestPrivateBlobSnippetIsTheCurrentOne(t *testing.T) {
+	source, err := os.ReadFile("../conf/squid-private-blobs.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const helper = "/usr/local/bin/squid-store-id-helper"
+	if !bytes.Contains(source, []byte("store_id_program "+helper)) {
+		t.Fatalf("conf/squid-private-blobs.conf no longer runs %s: update the chart's replacement", helper)
+	}
+	want := strings.Replace(string(source), helper, helper+" @/etc/squid-cache/conf/store-id-helper.flags", 1)
+
+	objs := objects(t, mustRender(t, nil, map[string]any{"privateBlobs.enabled": true}))
+	if got := configData(t, objs, "squid-private-blobs.conf"); got != want {
+		t.Errorf("rendered snippet differs from conf/squid-private-blobs.conf:\n%s", got)
+	}
+	conf := configData(t, objs, "squid.conf")
+	if !strings.Contains(conf, "\ninclude /etc/squid-cache/conf/squid-private-blobs.conf\n") {
+		t.Error("squid.conf does not include the snippet")
+	}
+
+	snippet := strings.Split(string(source), "\n")
+	conf = configData(t, objects(t, mustRender(t, nil, nil)), "squid.conf")
+	rules := 0
+	for _, line := range strings.Split(conf, "\n") {
+		if strings.HasPrefix(line, "acl cdn_blobs ") || strings.HasPrefix(line, "acl blob_paths ") ||
+			strings.HasPrefix(line, "acl cdn_blob_paths ") || strings.HasPrefix(line, "cache allow ") || line == "cache deny all" {
+			rules++
+			if !slices.Contains(snippet, line) {
+				t.Errorf("squid.conf line %q is not in conf/squid-private-blobs.conf", line)
+			}
+		}
+	}
+	if rules != 6 {
+		t.Errorf("squid.conf without the helpers has %d of the snippet's 6 blob rules", rules)
+	}
+}
+
+func TestPrometheusRuleIsTheRulesFile(t *testing.T) {
+	objs := objects(t, mustRender(t, nil, map[string]any{
+		"prometheusRule.enabled": true, "prometheusRule.namespace": "monitoring",
+		"prometheusRule.additionalLabels": map[string]any{"release": "monitoring"}}))
+	rule := find(t, objs, "PrometheusRule", "squid-cache")
+	b, err := os.ReadFile("../alerts/squid-cache-exporter.rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want map[string]any
+	if err := yaml.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(rule.get("spec", "groups"))
+	wantJSON, _ := json.Marshal(want["groups"])
+	if !bytes.Equal(got, wantJSON) {
+		t.Error("the PrometheusRule's groups are not those of alerts/squid-cache-exporter.rules.yml")
+	}
+	if rule.get("metadata", "namespace") != "monitoring" || rule.get("metadata", "labels", "release") != "monitoring" {
+		t.Errorf("PrometheusRule metadata %v", rule.get("metadata"))
+	}
+}
+
+func TestDashboardConfigMap(t *testing.T) {
+	objs := objects(t, mustRender(t, nil, map[string]any{"dashboard.enabled": true, "dashboard.folder": "Caches"}))
+	cm := find(t, objs, "ConfigMap", "-dashboard")
+	want, err := os.ReadFile("../dashboards/squid-cache-exporter.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := cm.get("data", "squid-cache-exporter.json").(string); got != strings.TrimRight(string(want), "\n") {
+		t.Error("the dashboard ConfigMap does not hold dashboards/squid-cache-exporter.json")
+	}
+	if cm.get("metadata", "labels", "grafana_dashboard") != "1" || cm.get("metadata", "annotations", "grafana_folder") != "Caches" {
+		t.Errorf("dashboard ConfigMap metadata %v", cm.get("metadata"))
+	}
+}
+
+func TestServiceMonitor(t *testing.T) {
+	objs := objects(t, mustRender(t, allFeatures, nil))
+	sm := find(t, objs, "ServiceMonitor", "squid-cache")
+	endpoints, _ := sm.get("spec", "endpoints").([]any)
+	var ports []string
+	for _, e := range endpoints {
+		e := e.(map[string]any)
+		ports = append(ports, e["port"].(string))
+		if e["interval"] != "15s" || e["scrapeTimeout"] != "5s" || e["relabelings"] == nil || e["metricRelabelings"] == nil {
+			t.Errorf("endpoint %v lacks the configured scrape settings", e)
+		}
+	}
+	if !slices.Equal(ports, []string{"metrics", "icap-metrics", "storeid-metrics"}) {
+		t.Errorf("ServiceMonitor scrapes ports %v", ports)
+	}
+	// It selects the Service, not the headless one (each target once).
+	sel, _ := sm.get("spec", "selector", "matchLabels").(map[string]any)
+	matching := 0
+	for _, o := range objs {
+		if o.kind() != "Service" {
+			continue
+		}
+		labels, _ := o.get("metadata", "labels").(map[string]any)
+		all := true
+		for k, v := range sel {
+			all = all && labels[k] == v
+		}
+		if all {
+			matching++
+		}
+	}
+	if matching != 1 {
+		t.Errorf("the ServiceMonitor selects %d Services, want 1", matching)
+	}
+}
+
+// The probe configuration is the exporter's, private targets get the
+// mounted credentials, and the helm test asks every replica.
+func TestProbeConfigAndHelmTest(t *testing.T) {
+	objs := objects(t, mustRender(t, allFeatures, nil))
+	var c prober.Config
+	dec := yaml.NewDecoder(strings.NewReader(configData(t, objs, "probe.yml")))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		t.Fatalf("probe.yml is not the exporter's format: %v", err)
+	}
+	if len(c.Targets) != 2 || c.Targets[1].Credentials != "/etc/squid-cache-exporter/credentials/.dockerconfigjson" || c.Targets[0].Credentials != "" {
+		t.Errorf("probe targets %+v", c.Targets)
+	}
+	args, _ := find(t, objs, "Pod", "test-probe").get("spec", "containers").([]any)[0].(map[string]any)["args"].([]any)
+	var urls []string
+	for _, a := range args {
+		if u, ok := strings.CutPrefix(a.(string), "--exporter-url="); ok {
+			urls = append(urls, u)
+		}
+	}
+	want := []string{
+		"http://cache-squid-cache-0.cache-squid-cache-headless.proxy.svc:9301",
+		"http://cache-squid-cache-1.cache-squid-cache-headless.proxy.svc:9301",
+		"http://cache-squid-cache-2.cache-squid-cache-headless.proxy.svc:9301",
+	}
+	if !slices.Equal(urls, want) {
+		t.Errorf("helm test asks %v, want every replica %v", urls, want)
+	}
+
+	if _, err := render(t, nil, map[string]any{"probe.targets": []any{map[string]any{"name": "p", "image": "quay.io/a/b:1", "private": true}}}); err == nil ||
+		!strings.Contains(err.Error(), "probe.credentialsSecret") {
+		t.Errorf("a private target without credentials: %v, want an error naming probe.credentialsSecret", err)
+	}
+	objs = objects(t, mustRender(t, nil, map[string]any{"probe.targets": []any{}}))
+	if has(objs, "Pod") {
+		t.Error("a helm test pod without probe targets")
+	}
+}
+
+func TestCertManagerWhenItsAPIExists(t *testing.T) {
+	objs := objects(t, mustRender(t, nil, nil, "--api-versions", "cert-manager.io/v1"))
+	cert := find(t, objs, "Certificate", "-ca")
+	if cert.get("spec", "isCA") != true || cert.get("spec", "secretName") != "cache-squid-cache-ca" ||
+		cert.get("spec", "issuerRef", "name") != "cache-squid-cache-selfsigned" {
+		t.Errorf("Certificate spec %v", cert.get("spec"))
+	}
+	find(t, objs, "Issuer", "-selfsigned")
+	for _, o := range objs {
+		if o.kind() == "Secret" && o.name() == "cache-squid-cache-ca" {
+			t.Error("the chart makes the CA Secret itself although cert-manager does")
+		}
+	}
+	// An existing Secret wins; without cert-manager the chart generates one.
+	objs = objects(t, mustRender(t, nil, map[string]any{"ca.existingSecret": "mine"}, "--api-versions", "cert-manager.io/v1"))
+	if has(objs, "Certificate") || has(objs, "Issuer") {
+		t.Error("cert-manager objects although ca.existingSecret is set")
+	}
+	vols, _ := find(t, objs, "StatefulSet", "squid-cache").get("spec", "template", "spec", "volumes").([]any)
+	found := false
+	for _, v := range vols {
+		if s, _ := v.(map[string]any)["secret"].(map[string]any); s != nil && s["secretName"] == "mine" {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("the pods do not mount ca.existingSecret")
+	}
+}
+
+// A PVC per replica with persistence, a memory emptyDir by default.
+func TestCacheStorage(t *testing.T) {
+	sts := find(t, objects(t, mustRender(t, nil, nil)), "StatefulSet", "squid-cache")
+	vols, _ := sts.get("spec", "template", "spec", "volumes").([]any)
+	var cache map[string]any
+	for _, v := range vols {
+		if v.(map[string]any)["name"] == "cache" {
+			cache = v.(map[string]any)
+		}
+	}
+	if ed, _ := cache["emptyDir"].(map[string]any); ed["medium"] != "Memory" {
+		t.Errorf("default cache volume %v, want an emptyDir in memory", cache)
+	}
+	sts = find(t, objects(t, mustRender(t, allFeatures, nil)), "StatefulSet", "squid-cache")
+	claims, _ := sts.get("spec", "volumeClaimTemplates").([]any)
+	if len(claims) != 1 || claims[0].(map[string]any)["metadata"].(map[string]any)["name"] != "cache" {
+		t.Errorf("with persistence: claims %v", claims)
+	}
+}

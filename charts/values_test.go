@@ -1,0 +1,322 @@
+package charts
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+var update = flag.Bool("update", false, "rewrite the values table in squid-cache/README.md")
+
+// value is one documented entry of values.yaml: a key whose head comment
+// starts with "# --" (helm-docs style), with its default.
+type value struct {
+	path, kind, description string
+	def                     any
+}
+
+// documentedValues reads values.yaml. A key without a "# --" comment must
+// be a map of documented keys; anything else is an error, so that every
+// value is in the README.
+func documentedValues(t testing.TB) []value {
+	t.Helper()
+	b, err := os.ReadFile(chartDir + "/values.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var out []value
+	var walk func(prefix string, m *yaml.Node)
+	walk = func(prefix string, m *yaml.Node) {
+		for i := 0; i < len(m.Content); i += 2 {
+			k, v := m.Content[i], m.Content[i+1]
+			path := prefix + k.Value
+			var desc string
+			for _, line := range strings.Split(k.HeadComment, "\n") {
+				if d, ok := strings.CutPrefix(line, "# -- "); ok {
+					desc = d
+				} else if desc != "" {
+					desc += " " + strings.TrimPrefix(strings.TrimPrefix(line, "#"), " ")
+				}
+			}
+			if desc == "" {
+				if v.Kind != yaml.MappingNode || len(v.Content) == 0 {
+					t.Errorf("values.yaml: %s has no \"# -- description\" comment", path)
+					continue
+				}
+				walk(path+".", v)
+				continue
+			}
+			var def any
+			if err := v.Decode(&def); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, value{path: path, kind: kindOf(v), description: desc, def: def})
+		}
+	}
+	walk("", doc.Content[0])
+	return out
+}
+
+func kindOf(n *yaml.Node) string {
+	switch {
+	case n.Kind == yaml.MappingNode:
+		return "object"
+	case n.Kind == yaml.SequenceNode:
+		return "list"
+	case n.Tag == "!!bool":
+		return "bool"
+	case n.Tag == "!!int":
+		return "int"
+	}
+	return "string"
+}
+
+func (v value) defaultJSON() string {
+	b, _ := json.Marshal(v.def)
+	return string(b)
+}
+
+// valuesTable is the README's table of values.
+func valuesTable(values []value) string {
+	var b strings.Builder
+	b.WriteString("| Key | Type | Default | Description |\n|---|---|---|---|\n")
+	for _, v := range values {
+		fmt.Fprintf(&b, "| `%s` | %s | `%s` | %s |\n", v.path, v.kind, strings.ReplaceAll(v.defaultJSON(), "|", `\|`),
+			strings.ReplaceAll(v.description, "|", `\|`))
+	}
+	return b.String()
+}
+
+const (
+	tableBegin = "<!-- values table: generated from values.yaml by `go test ./charts -update` -->\n"
+	tableEnd   = "<!-- end of values table -->\n"
+)
+
+func TestREADMEValuesTableIsValuesYAML(t *testing.T) {
+	path := chartDir + "/README.md"
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	start, end := strings.Index(readme, tableBegin), strings.Index(readme, tableEnd)
+	if start < 0 || end < start {
+		t.Fatalf("%s: no values table between %q and %q", path, tableBegin, tableEnd)
+	}
+	want := readme[:start+len(tableBegin)] + valuesTable(documentedValues(t)) + readme[end:]
+	if *update {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if want != readme {
+		t.Errorf("%s: the values table differs from values.yaml; run go test ./charts -update", path)
+	}
+}
+
+// changed holds, for values whose default leaves nothing to flip, a valid
+// other value; the rest are flipped (bool), incremented (int) or set to a
+// sentinel (free string).
+var changed = map[string]any{
+	"commonLabels":                       map[string]any{"team": "x"},
+	"image.digest":                       "sha256:" + strings.Repeat("ab", 32),
+	"image.pullPolicy":                   "Always",
+	"imagePullSecrets":                   []any{"regcred2"},
+	"serviceAccount.annotations":         map[string]any{"a": "b"},
+	"podAnnotations":                     map[string]any{"a": "b"},
+	"podLabels":                          map[string]any{"a": "b"},
+	"podSecurityContext":                 map[string]any{"runAsNonRoot": true, "runAsUser": 1000},
+	"containerSecurityContext":           map[string]any{"readOnlyRootFilesystem": true, "runAsNonRoot": true},
+	"nodeSelector":                       map[string]any{"a": "b"},
+	"tolerations":                        []any{map[string]any{"key": "a", "operator": "Exists"}},
+	"affinity":                           map[string]any{"podAffinity": map[string]any{}},
+	"podAntiAffinity":                    "none",
+	"topologySpreadConstraints":          []any{map[string]any{"maxSkew": 2, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"}},
+	"hostAliases":                        []any{map[string]any{"ip": "10.0.0.1", "hostnames": []any{"a.example"}}},
+	"updateStrategy":                     map[string]any{"type": "OnDelete"},
+	"podManagementPolicy":                "OrderedReady",
+	"squid.resources":                    map[string]any{"limits": map[string]any{"memory": "3Gi"}},
+	"squid.cacheMem":                     "128 MB",
+	"squid.maximumObjectSizeInMemory":    "8 MB",
+	"squid.maximumObjectSize":            "3 GB",
+	"squid.cacheDir.medium":              "",
+	"squid.cacheDir.resetToken":          "42",
+	"squid.persistence.accessModes":      []any{"ReadWriteMany"},
+	"squid.persistence.size":             "3Gi",
+	"squid.persistence.annotations":      map[string]any{"a": "b"},
+	"squid.cachedDomains":                []any{"quay.io"},
+	"squid.otherDomains":                 "deny",
+	"squid.allowedClients":               []any{"10.1.0.0/16"},
+	"squid.upstreamCA.key":               "other.pem",
+	"squid.extraConfig":                  "forwarded_for delete",
+	"ca.certManager.issuerRef":           map[string]any{"name": "x", "kind": "ClusterIssuer"},
+	"ca.certManager.duration":            "1000h",
+	"privateBlobs.urlPatterns":           []any{"^https://cdn[.]example/.+$"},
+	"privateBlobs.extraCDNDomains":       []any{`^cdn\.example$`},
+	"privateBlobs.icapResources":         map[string]any{"limits": map[string]any{"memory": "32Mi"}},
+	"exporter.image.digest":              "sha256:" + strings.Repeat("cd", 32),
+	"exporter.logLevel":                  "warn",
+	"exporter.logFormat":                 "json",
+	"exporter.extraArgs":                 []any{"--squid.timeout=3s"},
+	"exporter.resources":                 map[string]any{"limits": map[string]any{"memory": "99Mi"}},
+	"probe.targets":                      []any{map[string]any{"name": "x", "blob": "quay.io/a/b@sha256:" + strings.Repeat("ef", 32)}},
+	"probe.logWait":                      "7s",
+	"probe.test.timeout":                 "1m",
+	"probe.test.resources":               map[string]any{"limits": map[string]any{"memory": "77Mi"}},
+	"service.type":                       "NodePort",
+	"service.annotations":                map[string]any{"a": "b"},
+	"serviceMonitor.additionalLabels":    map[string]any{"a": "b"},
+	"serviceMonitor.interval":            "1m",
+	"serviceMonitor.scrapeTimeout":       "20s",
+	"serviceMonitor.relabelings":         []any{map[string]any{"targetLabel": "a", "replacement": "b"}},
+	"serviceMonitor.metricRelabelings":   []any{map[string]any{"targetLabel": "c", "replacement": "d"}},
+	"prometheusRule.additionalLabels":    map[string]any{"a": "b"},
+	"dashboard.labels":                   map[string]any{"grafana_dashboard": "2"},
+	"networkPolicy.proxyFrom":            []any{map[string]any{"podSelector": map[string]any{}}},
+	"networkPolicy.metricsFrom":          []any{map[string]any{"podSelector": map[string]any{"matchLabels": map[string]any{"x": "y"}}}},
+	"networkPolicy.egress":               []any{map[string]any{"ports": []any{map[string]any{"port": 8443}}}},
+	"podDisruptionBudget.maxUnavailable": 2,
+	"squid.persistence.storageClassName": "fast",
+	"serviceMonitor.namespace":           "monitoring",
+	"prometheusRule.namespace":           "monitoring",
+	"dashboard.namespace":                "grafana",
+	"ca.certManager.enabled":             false,
+	"squid.upstreamCA.existingConfigMap": "corp-ca",
+	"probe.credentialsSecret":            "pull-secret",
+	"probe.caConfigMap":                  "bundle",
+	"ca.clientConfigMap":                 "trusted-ca",
+	"ca.existingSecret":                  "my-ca",
+	"cachemgr.existingSecret":            "my-cachemgr",
+	"service.name":                       "http",
+	"dashboard.folderAnnotation":         "k8s-sidecar-target-directory",
+	"podAntiAffinityTopologyKey":         "topology.kubernetes.io/zone",
+	"image.tag":                          "9.9.9",
+	"exporter.image.tag":                 "9.9.9",
+	"global.imageRegistry":               "registry.example.com",
+	"nameOverride":                       "other",
+	"fullnameOverride":                   "other",
+	"serviceAccount.name":                "other-sa",
+	"priorityClassName":                  "high",
+	"dashboard.folder":                   "Elsewhere",
+	"image.registry":                     "registry.example.com",
+	"image.repository":                   "example/squid",
+	"exporter.image.registry":            "registry.example.com",
+	"exporter.image.repository":          "example/exporter",
+	"automountServiceAccountToken":       true,
+	"terminationGracePeriodSeconds":      31,
+	"ca.validityDays":                    1, // checked on the certificate below
+	"squid.cacheDir.sizeMiB":             2048,
+	"replicaCount":                       3,
+	"exporter.port":                      9399,
+	"exporter.accessLogPort":             5141,
+	"service.port":                       3129,
+	"squid.port":                         3130,
+	"squid.cacheDir.enabled":             false,
+	"squid.persistence.enabled":          false,
+	"privateBlobs.enabled":               false,
+	"probe.enabled":                      false,
+	"probe.test.enabled":                 false,
+	"serviceMonitor.enabled":             false,
+	"prometheusRule.enabled":             false,
+	"dashboard.enabled":                  false,
+	"networkPolicy.enabled":              false,
+	"podDisruptionBudget.enabled":        false,
+	"serviceAccount.create":              false,
+}
+
+// bases are the renders a changed value is compared with: everything on
+// (and cert-manager's API present), and the defaults. A value is used when
+// changing it changes at least one of them.
+var bases = []struct {
+	name  string
+	files []string
+	extra []string
+}{
+	{"all features, cert-manager", allFeatures, []string{"--api-versions", "cert-manager.io/v1"}},
+	{"defaults", nil, nil},
+}
+
+func TestEveryValueChangesTheRender(t *testing.T) {
+	values := documentedValues(t)
+	base := make([]string, len(bases))
+	for i, b := range bases {
+		base[i] = stable(mustRender(t, b.files, nil, b.extra...))
+	}
+	// Two helm processes at a time: the CI machine has two cores.
+	sem := make(chan struct{}, 2)
+	var wg sync.WaitGroup
+	for _, v := range values {
+		to, ok := changed[v.path]
+		if !ok {
+			switch d := v.def.(type) {
+			case bool:
+				to = !d
+			case int:
+				to = d + 1
+			case string:
+				to = "sentinel-" + d
+			default:
+				t.Errorf("%s: add a changed value for it to the test's table", v.path)
+				continue
+			}
+		}
+		wg.Add(1)
+		go func(v value, to any) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			for i, b := range bases {
+				out, err := render(t, b.files, map[string]any{v.path: to}, b.extra...)
+				if err != nil {
+					t.Errorf("%s=%v: %v", v.path, to, err)
+					return
+				}
+				if stable(out) != base[i] {
+					return
+				}
+			}
+			if v.path == "ca.validityDays" {
+				return // only the random certificate changes: TestGeneratedCA checks it
+			}
+			t.Errorf("%s: setting it to %v changes nothing the chart renders", v.path, to)
+		}(v, to)
+	}
+	wg.Wait()
+}
+
+func TestGeneratedCA(t *testing.T) {
+	objs := objects(t, mustRender(t, nil, map[string]any{"ca.validityDays": 2}))
+	secret := find(t, objs, "Secret", "-ca")
+	if secret.get("type") != "kubernetes.io/tls" {
+		t.Errorf("CA Secret type %v, want kubernetes.io/tls", secret.get("type"))
+	}
+	pemCert, _ := find(t, objs, "ConfigMap", "-ca").get("data", "ca.crt").(string)
+	block, _ := pem.Decode([]byte(pemCert))
+	if block == nil {
+		t.Fatalf("the CA ConfigMap holds no certificate: %q", pemCert)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cert.IsCA {
+		t.Error("the generated certificate is not a CA")
+	}
+	if left := time.Until(cert.NotAfter); left < 36*time.Hour || left > 72*time.Hour {
+		t.Errorf("ca.validityDays=2 made a CA valid for %v more", left)
+	}
+}
