@@ -1,6 +1,7 @@
 # squid-cache-exporter
 #   make run    build, start a throwaway Squid on loopback, and export it on :9301
 #   make test   install what the tests need, vet, and run every test (real Squid, real promtool)
+#   make test-k8s   the Helm chart on a real Kubernetes (hack/test-k8s.sh)
 
 GO        ?= go
 BIN       := squid-cache-exporter
@@ -15,9 +16,10 @@ LDFLAGS   := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) \
 TEST_PACKAGES := squid-openssl squidclient prometheus skopeo curl ca-certificates
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STATICCHECK_VERSION := 0.8.2
+HELM_VERSION := 3.16.3
 GOBIN     := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: all build run test test-deps vet lint fmt-check bench fuzz clean
+.PHONY: all build run test test-deps vet lint fmt-check bench fuzz clean images test-k8s chart-files
 
 all: build
 
@@ -48,6 +50,11 @@ test-deps:
 	@squid -v | head -1; promtool --version 2>&1 | head -1
 	@[ -x $(GOBIN)/staticcheck ] && $(GOBIN)/staticcheck -version | grep -q $(STATICCHECK_VERSION) || \
 	  $(GO) install honnef.co/go/tools/cmd/staticcheck@v$(STATICCHECK_VERSION)
+	@# helm for the chart's tests (./charts): the one on PATH, the cluster tool's, or this one.
+	@command -v helm >/dev/null || [ -x /var/cache/sce-k8s/helm-v$(HELM_VERSION)/helm ] || \
+	  [ -x $(GOBIN)/helm ] || $(GO) install -ldflags "-X helm.sh/helm/v3/internal/version.version=v$(HELM_VERSION) \
+	    -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=31" \
+	    helm.sh/helm/v3/cmd/helm@v$(HELM_VERSION)
 
 vet:
 	$(GO) vet ./...
@@ -71,5 +78,20 @@ fuzz:
 	  done; \
 	done
 
+# Images of the Helm chart (buildah, from scratch; hack/images/), written to
+# _output/images/*.tar.
+images:
+	hack/build-images.sh
+
+# The Helm chart on a real cluster: $$KUBECONFIG's, else ../shared/k8s/cluster.
+test-k8s:
+	hack/test-k8s.sh
+
+# The chart carries copies of the Squid snippet, the rules and the dashboard
+# (helm reads only the chart's directory); ./charts tests that they are current.
+chart-files:
+	cp conf/squid-private-blobs.conf alerts/squid-cache-exporter.rules.yml dashboards/squid-cache-exporter.json charts/squid-cache/files/
+
 clean:
 	rm -f $(BIN) squid-store-id-helper squid-icap-service
+	rm -rf _output
