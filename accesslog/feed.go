@@ -18,6 +18,7 @@ type FeedConfig struct {
 	Listen       string         // or receive on this address; a bare :PORT binds 127.0.0.1
 	AllowedPeers []netip.Prefix // who may send to Listen; empty means the loopback
 	Echo         io.Writer      // copy received lines here (their probe markers masked)
+	Tap          func(*Entry)   // sees every well-formed line (Hub.Tap)
 	Logger       log.Logger
 }
 
@@ -50,7 +51,7 @@ func StartFeed(ctx context.Context, c FeedConfig) (*Feed, error) {
 	if err := c.Check(); err != nil {
 		return nil, err
 	}
-	f := &Feed{Hub: &Hub{}}
+	f := &Feed{Hub: &Hub{Tap: c.Tap}}
 	if c.File != "" {
 		return f, (&Follower{Path: c.File, Hub: f.Hub, Logger: c.Logger}).Start(ctx)
 	}

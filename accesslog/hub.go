@@ -18,6 +18,11 @@ type Hub struct {
 	Lines     atomic.Uint64 // lines published
 	Malformed atomic.Uint64 // lines in neither the squid nor the squid_probe format
 
+	// Tap, when set before the first line, sees every well-formed line, on
+	// the goroutine that read it (one per source connection). It must not
+	// keep e, and should not allocate: it runs at line rate.
+	Tap func(e *Entry)
+
 	wakeOnce sync.Once
 	wake     chan struct{}
 }
@@ -35,6 +40,9 @@ func (h *Hub) publish(line []byte, e *Entry) {
 	if err := Parse(line, e); err != nil {
 		h.Malformed.Add(1)
 		return
+	}
+	if h.Tap != nil {
+		h.Tap(e)
 	}
 	ws := h.watches.Load()
 	if ws == nil {

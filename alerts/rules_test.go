@@ -13,6 +13,7 @@ func TestRulesPassPromtool(t *testing.T) {
 		{"check", "rules", "squid-cache-exporter.rules.yml"},
 		// Every alert, firing and not, at its thresholds and for durations.
 		{"test", "rules", "tests/squid-cache-exporter.test.yml"},
+		{"test", "rules", "tests/blob-hit-ratio.test.yml"},
 	} {
 		if out, err := exec.Command(promtool, args...).CombinedOutput(); err != nil {
 			t.Errorf("promtool %v: %v\n%s", args, err, out)

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/squid-cache-exporter/squid-cache-exporter/traffic"
+
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testenv"
 
 	"github.com/go-kit/log"
@@ -185,7 +187,12 @@ func startStack(t *testing.T) map[string]string {
 	go (&icap.Server{URLs: cdnURLs, Logger: logger, Metrics: icap.NewMetrics(icapMetrics)}).Serve(ctx, icapListener)
 	helperMetrics := fmt.Sprintf("127.0.0.1:%d", squidtest.FreePort(t))
 	extra := squidtest.PrivateBlobs(t, helperBinary+" --web.listen-address="+helperMetrics, quaytest.CDNPattern, icapListener.Addr().String())
-	env := testenv.Start(t, testenv.Options{Extra: extra})
+	counter, err := traffic.New([]traffic.Registry{{Name: "quay.io", Hosts: []string{quaytest.RegistryName, "*.quay.test"}},
+		{Name: "registry.access.redhat.com", Hosts: []string{quaytest.PublicName}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := testenv.Start(t, testenv.Options{Extra: extra, Tap: counter.Observe})
 	quay, squid, bump, hub := env.Quay, env.Squid, env.Bump, env.Log
 	public, _ := quay.RandomBlob(64 << 10)
 	viaCDN, _ := quay.RandomBlob(64 << 10)
@@ -210,7 +217,7 @@ func startStack(t *testing.T) map[string]string {
 		t.Fatal(err)
 	}
 	global := prometheus.NewRegistry()
-	global.MustRegister(scheduler)
+	global.MustRegister(scheduler, counter)
 	exporterSrv := httptest.NewServer(exporter.MetricsHandler(squidCollector, global, 5*time.Second, logger))
 	t.Cleanup(exporterSrv.Close)
 	icapSrv := httptest.NewServer(promhttp.HandlerFor(icapMetrics, promhttp.HandlerOpts{}))

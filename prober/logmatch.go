@@ -59,7 +59,7 @@ func (ro *round) matchLog(ctx context.Context, watch *accesslog.Watch) error {
 			"define `%s` and log with it (access_log ... squid_probe)", accesslog.ProbeLogFormat)
 	}
 	return failf(ReasonLogUnavailable, "Squid's access log showed %d of the 2 pulls within %s: is the log followed or received "+
-		"(see --probe.access-log), and does Squid log in the squid_probe format?", len(found), wait)
+		"(see --squid.access-log), and does Squid log in the squid_probe format?", len(found), wait)
 }
 
 // deliveries are the lines that sent a blob's bytes, oldest first. The

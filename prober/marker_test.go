@@ -120,7 +120,7 @@ func appendLine(t *testing.T, path, line string) {
 }
 
 // receiveInto runs an access log receiver that publishes into hub, as
-// --probe.access-log.listen-address does, and returns its address.
+// --squid.access-log=tcp:// does, and returns its address.
 func receiveInto(t *testing.T, hub *accesslog.Hub) string {
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

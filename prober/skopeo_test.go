@@ -4,23 +4,18 @@ import (
 	"bytes"
 	"context"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
 )
 
 // A real client, skopeo, pulls an image through the bumping Squid twice;
 // the log reader must parse its lines and find each layer's delivery, a
 // miss and then a memory hit, as it does for the prober's own pulls.
 func TestSkopeoPullsAreClassified(t *testing.T) {
-	skopeo := squidtest.RequireTool(t, "skopeo", "/usr/bin/skopeo", "skopeo")
 	l := newLab(t, "")
 	img, err := random.Image(200<<10, 2)
 	if err != nil {
@@ -39,15 +34,8 @@ func TestSkopeoPullsAreClassified(t *testing.T) {
 		watches[d.Hex] = w
 	}
 
-	certs := t.TempDir()
-	l.Bump.WriteCert(t, filepath.Join(certs, "ca.crt"))
-	for i := 0; i < 2; i++ {
-		cmd := exec.Command(skopeo, "--insecure-policy", "copy", "--src-cert-dir", certs,
-			"docker://"+ref.String(), "dir:"+filepath.Join(t.TempDir(), "image"))
-		cmd.Env = append(os.Environ(), "HTTPS_PROXY="+l.Squid.URL, "https_proxy="+l.Squid.URL, "NO_PROXY=", "no_proxy=")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("skopeo copy: %v\n%s", err, out)
-		}
+	for range 2 {
+		l.SkopeoCopy(t, ref.String())
 	}
 
 	for hex, w := range watches {

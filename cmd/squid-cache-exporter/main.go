@@ -25,14 +25,25 @@ type options struct {
 	metricsPath                string
 	web                        *web.FlagConfig
 	logLevel, logFormat        string
+	accessLog                  accessLogOptions
 	probe                      probeOptions
+}
+
+// accessLogOptions are Squid's access log: the traffic metrics and the
+// prober read it.
+type accessLogOptions struct {
+	source       string // a file, or tcp://HOST:PORT
+	allowedPeers []string
+	echo         bool
+	registries   []string
+	// The flags of one release before, kept as aliases.
+	oldFile, oldListen string
+	oldPeers           []string
+	oldEcho            bool
 }
 
 type probeOptions struct {
 	config, proxy, caFile string
-	accessLog, listen     string
-	allowedPeers          []string
-	echo                  bool
 	logWait               time.Duration
 	exporterURLs          []string
 	oneShotTimeout        time.Duration
@@ -62,11 +73,16 @@ func main() {
 	app.Flag("probe.config", "Probe targets (YAML). Without it, nothing is probed.").StringVar(&o.probe.config)
 	app.Flag("probe.proxy-url", "The Squid the probe pulls through (default: --squid.address).").StringVar(&o.probe.proxy)
 	app.Flag("probe.ca-file", "PEM bundle the probe trusts besides the system roots: Squid's ssl-bump CA.").StringVar(&o.probe.caFile)
-	app.Flag("probe.access-log", "Squid's access log file (squid_probe format) to follow.").StringVar(&o.probe.accessLog)
-	app.Flag("probe.access-log.listen-address", "Receive Squid's access log on this TCP address (access_log tcp://HOST:PORT logformat=squid_probe); "+
-		"a bare :PORT binds 127.0.0.1.").StringVar(&o.probe.listen)
-	app.Flag("probe.access-log.allowed-peers", "Network (CIDR) allowed to send access log lines (repeatable); default: the loopback only.").StringsVar(&o.probe.allowedPeers)
-	app.Flag("probe.access-log.echo", "Copy received access log lines to stdout, so kubectl logs shows them.").BoolVar(&o.probe.echo)
+	app.Flag("squid.access-log", "Squid's access log (squid or squid_probe format): a file to follow, or tcp://HOST:PORT to receive "+
+		"Squid's access_log tcp:// module on (a bare tcp://:PORT binds 127.0.0.1). Feeds the traffic metrics and the prober.").StringVar(&o.accessLog.source)
+	app.Flag("squid.access-log.allowed-peers", "Network (CIDR) allowed to send access log lines over tcp:// (repeatable); default: the loopback only.").StringsVar(&o.accessLog.allowedPeers)
+	app.Flag("squid.access-log.echo", "Copy received access log lines to stdout (probe markers masked), so kubectl logs shows them.").BoolVar(&o.accessLog.echo)
+	app.Flag("squid.access-log.registry", "A registry for the traffic metrics' registry label, NAME=HOST[,HOST...] "+
+		"(*.domain for subdomains; repeatable); replaces the built-in list.").StringsVar(&o.accessLog.registries)
+	app.Flag("probe.access-log", "Deprecated: --squid.access-log=FILE.").Hidden().StringVar(&o.accessLog.oldFile)
+	app.Flag("probe.access-log.listen-address", "Deprecated: --squid.access-log=tcp://ADDRESS.").Hidden().StringVar(&o.accessLog.oldListen)
+	app.Flag("probe.access-log.allowed-peers", "Deprecated: --squid.access-log.allowed-peers.").Hidden().StringsVar(&o.accessLog.oldPeers)
+	app.Flag("probe.access-log.echo", "Deprecated: --squid.access-log.echo.").Hidden().BoolVar(&o.accessLog.oldEcho)
 	app.Flag("probe.log-wait", "How long a round waits for the access log to show its pulls.").Default("3s").DurationVar(&o.probe.logWait)
 	app.Command("serve", "Serve metrics and /probe, and probe in the background (the default).").Default()
 	probeCmd := app.Command("probe", "Run every probe target once, print a verdict for each, exit 1 if any fails.")

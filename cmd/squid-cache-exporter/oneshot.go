@@ -14,6 +14,7 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/redact"
+	"github.com/squid-cache-exporter/squid-cache-exporter/prober"
 )
 
 // Exit codes of the probe command.
@@ -36,7 +37,11 @@ func probeOnce(o options, logger log.Logger) int {
 		fmt.Fprintln(os.Stderr, "probe: give --probe.config (probe from here) or --exporter-url (ask the sidecars)")
 		return exitConfig
 	}
-	_, svc, err := startProber(ctx, o.probe, o.squidAddress, logger)
+	feed, _, err := openAccessLog(ctx, o.accessLog, logger)
+	var svc *prober.Service
+	if err == nil {
+		svc, err = newProber(o, feed, logger)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "probe:", err)
 		return exitConfig

@@ -47,7 +47,7 @@ func newProbeLab(t *testing.T) *probeLab {
 
 func (l *probeLab) flags(config string) []string {
 	return []string{"--probe.config=" + config, "--probe.proxy-url=" + l.squid.URL,
-		"--probe.ca-file=" + l.bumpCA, "--probe.access-log=" + l.squid.AccessLog, "--squid.address=" + l.squid.URL}
+		"--probe.ca-file=" + l.bumpCA, "--squid.access-log=" + l.squid.AccessLog, "--squid.address=" + l.squid.URL}
 }
 
 func runProbe(t *testing.T, args ...string) (int, string) {
@@ -81,7 +81,7 @@ func TestOneShotProbeFromHere(t *testing.T) {
 		{"every target passes", l.flags(l.passing), exitPass, []string{"PASS ubi", "second pull TCP_MEM_HIT"}},
 		{"one target is not cached", l.flags(l.notCached), exitFail, []string{"PASS ubi", "FAIL quay: not_cached", "second pull TCP_MISS"}},
 		{"no config", nil, exitConfig, []string{"give --probe.config"}},
-		{"no access log", []string{"--probe.config=" + l.passing}, exitConfig, []string{"set one of --probe.access-log"}},
+		{"no access log", []string{"--probe.config=" + l.passing}, exitConfig, []string{"set --squid.access-log"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

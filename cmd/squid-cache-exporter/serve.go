@@ -25,8 +25,9 @@ import (
 )
 
 // serve runs the exporter until it fails; it returns the exit code. It
-// composes: the Squid collector on /metrics, the prober when configured,
-// the landing page, and the HTTP server.
+// composes: the Squid collector on /metrics, the access log's traffic
+// metrics and the prober when configured, the landing page, and the HTTP
+// server.
 func serve(o options, logger log.Logger, slogger *slog.Logger) int {
 	squid, err := squidCollector(o, logger)
 	if err != nil {
@@ -37,13 +38,21 @@ func serve(o options, logger log.Logger, slogger *slog.Logger) int {
 	http.Handle(o.metricsPath, exporter.MetricsHandler(squid, prometheus.DefaultGatherer, o.timeout, logger))
 
 	links := []web.LandingLinks{{Address: o.metricsPath, Text: "Metrics"}}
+	feed, traffic, err := openAccessLog(context.Background(), o.accessLog, logger)
+	if err != nil {
+		level.Error(logger).Log("msg", "cannot read the access log", "err", err)
+		return 2
+	}
+	if feed != nil {
+		prometheus.MustRegister(feed, traffic)
+	}
 	if o.probe.config != "" {
-		feed, probe, err := startProber(context.Background(), o.probe, o.squidAddress, logger)
+		probe, err := newProber(o, feed, logger)
 		if err != nil {
 			level.Error(logger).Log("msg", "cannot set up the prober", "err", err)
 			return 2
 		}
-		prometheus.MustRegister(feed, probe)
+		prometheus.MustRegister(probe)
 		probe.Routes(http.DefaultServeMux)
 		go probe.Run(context.Background())
 		for _, name := range probe.Targets() {
@@ -65,7 +74,7 @@ func serve(o options, logger log.Logger, slogger *slog.Logger) int {
 	}
 
 	level.Info(logger).Log("msg", "starting "+program, "version", version.Info(), "squid", o.squidAddress,
-		"reports", strings.Join(collector.EnabledReports(), ","), "password", o.passwordFile != "", "probe_config", o.probe.config)
+		"reports", strings.Join(collector.EnabledReports(), ","), "password", o.passwordFile != "", "access_log", feed != nil, "probe_config", o.probe.config)
 	// The address comes from o.web; timeouts bound slow and idle clients.
 	if err := web.ListenAndServe(webserver.New("", nil, slogger), o.web, slogger); err != nil {
 		level.Error(logger).Log("msg", "server stopped", "err", err)

@@ -89,7 +89,7 @@ func run(p testing.TB, exporter, helperPkg, listen string) bool {
 `, public, private, env.DockerConfig(p, user, password))), 0o600)
 
 	startExporter(p, exporter, "--squid.address="+env.Squid.URL, "--web.listen-address="+listen,
-		"--probe.config="+config, "--probe.ca-file="+filepath.Join(dir, "bump-ca.pem"), "--probe.access-log="+env.Squid.AccessLog)
+		"--probe.config="+config, "--probe.ca-file="+filepath.Join(dir, "bump-ca.pem"), "--squid.access-log="+env.Squid.AccessLog)
 	base := "http://" + listen
 	ok := true
 	for _, target := range []string{"ubi-public", "quay-private"} {

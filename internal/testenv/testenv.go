@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -33,10 +34,11 @@ type Env struct {
 // Options shape an Env. The zero value is a bumping Squid in front of a quay
 // emulation whose repositories are all public.
 type Options struct {
-	Users   map[string]string // may pull the private repositories
-	Private []string          // repositories that need credentials, such as "org/private"
-	StoreID string            // a store_id_program script for Squid (squidtest.Options.StoreID)
-	Extra   []string          // more squid.conf lines (squidtest.Options.Extra)
+	Users   map[string]string      // may pull the private repositories
+	Private []string               // repositories that need credentials, such as "org/private"
+	StoreID string                 // a store_id_program script for Squid (squidtest.Options.StoreID)
+	Extra   []string               // more squid.conf lines (squidtest.Options.Extra)
+	Tap     func(*accesslog.Entry) // sees every line of Squid's access log (accesslog.Hub.Tap)
 }
 
 // Start runs the quay emulation and a bumping Squid in front of it, and
@@ -49,7 +51,7 @@ func Start(t testing.TB, o Options) *Env {
 	}
 	e.Squid = squidtest.Start(t, squidtest.Options{Hosts: e.Quay.Hosts, BumpCA: e.Bump, OriginCA: e.Quay.CA,
 		StoreID: o.StoreID, Extra: o.Extra})
-	e.Log = Follow(t, e.Squid.AccessLog)
+	e.Log = FollowWith(t, e.Squid.AccessLog, o.Tap)
 	return e
 }
 
@@ -64,7 +66,13 @@ func (e *Env) Proxy() *url.URL {
 // returns are seen.
 func Follow(t testing.TB, path string) *accesslog.Hub {
 	t.Helper()
-	hub := &accesslog.Hub{}
+	return FollowWith(t, path, nil)
+}
+
+// FollowWith is Follow with a tap on every line.
+func FollowWith(t testing.TB, path string, tap func(*accesslog.Entry)) *accesslog.Hub {
+	t.Helper()
+	hub := &accesslog.Hub{Tap: tap}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	if err := (&accesslog.Follower{Path: path, Hub: hub, Logger: log.NewNopLogger()}).Start(ctx); err != nil {
@@ -83,4 +91,18 @@ func (e *Env) DockerConfig(t testing.TB, user, password string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// SkopeoCopy copies the image ref through Squid, as a client on a build
+// pod would, with skopeo trusting the bump CA.
+func (e *Env) SkopeoCopy(t testing.TB, ref string) {
+	t.Helper()
+	skopeo := squidtest.RequireTool(t, "skopeo", "/usr/bin/skopeo", "skopeo")
+	certs := t.TempDir()
+	e.Bump.WriteCert(t, filepath.Join(certs, "ca.crt"))
+	cmd := exec.Command(skopeo, "--insecure-policy", "copy", "--src-cert-dir", certs, "docker://"+ref, "dir:"+filepath.Join(t.TempDir(), "image"))
+	cmd.Env = append(os.Environ(), "HTTPS_PROXY="+e.Squid.URL, "https_proxy="+e.Squid.URL, "NO_PROXY=", "no_proxy=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("skopeo copy %s: %v\n%s", ref, err, out)
+	}
 }

@@ -1,0 +1,98 @@
+package traffic
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+)
+
+// Registry is one registry's label value and the hosts that count as it:
+// its API host and the CDN hosts its blobs come from. "*.example.com"
+// means every subdomain.
+type Registry struct {
+	Name  string
+	Hosts []string
+}
+
+// DefaultRegistries are the registries our users pull from, with their
+// blob CDNs. Anything else is "other".
+var DefaultRegistries = []Registry{
+	{"quay.io", []string{"quay.io", "*.quay.io", "quayio-production-s3.s3.amazonaws.com"}},
+	{"registry.redhat.io", []string{"registry.redhat.io"}},
+	{"registry.access.redhat.com", []string{"registry.access.redhat.com"}},
+	{"docker.io", []string{"docker.io", "registry-1.docker.io", "index.docker.io", "production.cloudflare.docker.com"}},
+	{"ghcr.io", []string{"ghcr.io", "pkg-containers.githubusercontent.com"}},
+	{"gcr.io", []string{"gcr.io", "*.gcr.io"}},
+	{"registry.k8s.io", []string{"registry.k8s.io", "*.registry.k8s.io"}},
+	{"public.ecr.aws", []string{"public.ecr.aws"}},
+}
+
+// otherRegistry labels every host no registry names.
+const otherRegistry = "other"
+
+// registries finds the registry of a host without allocating.
+type registries struct {
+	names    []string       // label values by index; the last is "other"
+	api      []string       // each registry's first host: its API, not a CDN
+	exact    map[string]int // host -> index
+	suffixes []suffix       // "*." hosts, checked in order
+}
+
+type suffix struct {
+	dotted []byte // ".quay.io"
+	index  int
+}
+
+func newRegistries(rs []Registry) (*registries, error) {
+	r := &registries{exact: map[string]int{}}
+	for i, reg := range rs {
+		if reg.Name == "" || reg.Name == otherRegistry || len(reg.Hosts) == 0 {
+			return nil, fmt.Errorf("registry %q: a name other than %q and at least one host", reg.Name, otherRegistry)
+		}
+		r.names = append(r.names, reg.Name)
+		r.api = append(r.api, strings.ToLower(reg.Hosts[0]))
+		for _, h := range reg.Hosts {
+			h = strings.ToLower(h)
+			if rest, ok := strings.CutPrefix(h, "*."); ok {
+				r.suffixes = append(r.suffixes, suffix{[]byte("." + rest), i})
+				continue
+			}
+			if prev, dup := r.exact[h]; dup && prev != i {
+				return nil, fmt.Errorf("host %s is in both %s and %s", h, r.names[prev], reg.Name)
+			}
+			r.exact[h] = i
+		}
+	}
+	r.names = append(r.names, otherRegistry)
+	return r, nil
+}
+
+// index returns the registry of host (no port), or the index of "other".
+func (r *registries) index(host []byte) int {
+	if i, ok := r.exact[string(host)]; ok { // no allocation: the compiler reads the bytes in place
+		return i
+	}
+	for _, s := range r.suffixes {
+		if bytes.HasSuffix(host, s.dotted) {
+			return s.index
+		}
+	}
+	return len(r.names) - 1
+}
+
+func (r *registries) other() int { return len(r.names) - 1 }
+
+// isAPIHost says host is the registry's own API host (its first): a blob
+// it serves itself counts as its own, even if another redirected it.
+func (r *registries) isAPIHost(reg int, host []byte) bool {
+	return reg < len(r.api) && string(host) == r.api[reg]
+}
+
+// ParseRegistry reads the flag form NAME=HOST[,HOST...].
+func ParseRegistry(s string) (Registry, error) {
+	name, hosts, ok := strings.Cut(s, "=")
+	if !ok || name == "" || hosts == "" {
+		return Registry{}, fmt.Errorf("registry %q: want NAME=HOST[,HOST...]", s)
+	}
+	return Registry{Name: name, Hosts: strings.Split(hosts, ",")}, nil
+}
