@@ -5,6 +5,7 @@
 package accesslog
 
 import (
+	"bytes"
 	"errors"
 	"time"
 )
@@ -84,12 +85,14 @@ func (f *fields) next() []byte {
 	for i < len(f.rest) && f.rest[i] == ' ' {
 		i++
 	}
-	j := i
-	for j < len(f.rest) && f.rest[j] != ' ' {
-		j++
+	// Fields such as URLs are long: IndexByte finds their end many bytes
+	// at a time.
+	j := bytes.IndexByte(f.rest[i:], ' ')
+	if j < 0 {
+		j = len(f.rest) - i
 	}
-	field := f.rest[i:j]
-	f.rest = f.rest[j:]
+	field := f.rest[i : i+j]
+	f.rest = f.rest[i+j:]
 	return field
 }
 
