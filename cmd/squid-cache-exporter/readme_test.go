@@ -64,8 +64,8 @@ func compare(t *testing.T, table string, rows, help map[string]string) {
 
 var (
 	tableMarker = regexp.MustCompile(`(?m)^<!-- flags: ([a-z -]+) -->\n((?:\|.*\n)+)`)
-	tableFlag   = regexp.MustCompile("^\\| `--(?:\\[no-\\])?([a-z0-9.-]+)`[^|]*\\| ([^|]*)\\|")
-	helpFlag    = regexp.MustCompile(`^\s+(?:-\w, )?--(?:\[no-\])?([a-z0-9][a-z0-9.-]*)(?:=(\S+))?`)
+	tableFlag   = regexp.MustCompile("^\\| `--(?:\\[no-\\])?([a-z0-9._-]+)`[^|]*\\| ([^|]*)\\|")
+	helpFlag    = regexp.MustCompile(`^\s+(?:-\w, )?--(?:\[no-\])?([a-z0-9][a-z0-9._-]*)(?:=(\S+))?`)
 )
 
 // flagTables are README's marked tables: flag name to its default cell.
