@@ -102,7 +102,7 @@ Squid (ssl-bump, store-ID helper, ICAP):  %s   access log: %s
 Landing page:  %s/
 Metrics:       %s/metrics
 A probe now:   %s/probe?target=quay-private&debug=true
-Try:           curl -s %s/metrics | grep -E '^squid_(up|probe_success|probe_cache_hit|client_http_(requests|hits)_total) '
+Try:           curl -s %s/metrics | grep -E '^squid_(up|probe_success|access_requests_total.*object="blob")' | grep -v ' 0$'
 Ctrl-C stops everything.
 `, env.Squid.URL, env.Squid.AccessLog, base, base, base, base)
 	return ok
