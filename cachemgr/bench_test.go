@@ -14,6 +14,9 @@ func BenchmarkParse(b *testing.B) {
 		{"squid-5.7-counters.txt", func(r []byte) error { _, err := ParseCounters(r); return err }},
 		{"squid-5.7-storedir.txt", func(r []byte) error { _, err := ParseStoreDir(r); return err }},
 		{"squid-smp-storedir.txt", func(r []byte) error { _, err := ParseStoreDir(r); return err }},
+		{"squid-5.7-service_times.txt", func(r []byte) error { _, err := ParseServiceTimes(r); return err }},
+		{"squid-5.7-store_id.txt", func(r []byte) error { _, err := ParseHelperStats(r); return err }},
+		{"squid-7.7-workers2-store_id.txt", func(r []byte) error { _, err := ParseHelperStats(r); return err }},
 	}
 	for _, p := range parsers {
 		report := readFixture(b, p.fixture)

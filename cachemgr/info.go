@@ -41,6 +41,10 @@ type Info struct {
 	StoreEntries  float64
 	MemoryObjects float64 // "Hot Object Cache Items"
 	DiskObjects   float64 // "on-disk objects"
+
+	// ServiceTimeMedians[c] is the median time, in seconds, to serve a
+	// request of ServiceCategories[c] ("Median Service Times").
+	ServiceTimeMedians [len(ServiceCategories)]Windows
 }
 
 // ErrNotInfo says the text is not an mgr:info report at all.
@@ -70,7 +74,7 @@ func ParseInfo(report []byte) (*Info, error) {
 func newInfo() *Info {
 	m := Missing
 	w := Windows{m, m}
-	return &Info{
+	info := &Info{
 		Clients:         m,
 		RequestHitRatio: w, ByteHitRatio: w, MemoryHitRatio: w, DiskHitRatio: w,
 		DiskUsedBytes: m, MemoryUsedBytes: m, MemoryUsedRatio: m, MeanObjectSizeBytes: m,
@@ -78,6 +82,10 @@ func newInfo() *Info {
 		FileDescriptorsMax: m, FileDescriptorsUsed: m, FileDescriptorsAvailable: m,
 		StoreEntries: m, MemoryObjects: m, DiskObjects: m,
 	}
+	for c := range info.ServiceTimeMedians {
+		info.ServiceTimeMedians[c] = w
+	}
+	return info
 }
 
 func (info *Info) parseLine(line []byte) error {
@@ -128,6 +136,12 @@ func (info *Info) parseLine(line []byte) error {
 		info.FileDescriptorsUsed, err = parseNumber(value)
 	case "Available number of file descriptors":
 		info.FileDescriptorsAvailable, err = parseNumber(value)
+	default:
+		// "Median Service Times (seconds)  5 min    60 min:" is followed
+		// by "Cache Hits:            0.00286  0.00286", one per category.
+		if c := serviceCategory(key); c >= 0 {
+			info.ServiceTimeMedians[c], err = parseTwoWindows(value)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", key, err)

@@ -1,6 +1,7 @@
 package cachemgr
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -144,42 +145,91 @@ func TestParseCountersSquid6Additions(t *testing.T) {
 }
 
 func TestParseStoreDir(t *testing.T) {
+	const kb, day = 1024, 24 * 60 * 60
+	ufs57 := StoreDir{"ufs", "/tmp/squidlab/cache", 262144 * kb, 40444 * kb, 0}
 	tests := []struct {
 		fixture string
-		want    []StoreDir
+		dirs    []StoreDir
+		memory  *MemoryCache
 	}{
-		{"squid-5.7-storedir.txt", []StoreDir{{"ufs", "/tmp/squidlab/cache", 262144 * 1024, 40444 * 1024}}},
-		{"squid-7-storedir.txt", []StoreDir{{"ufs", "/tmp/squidlab/cache", 262144 * 1024, 40444 * 1024}}},
-		// Workers report no rock dir; the disker reports it once. The shared
-		// memory cache's sizes are not a cache_dir.
-		{"squid-smp-storedir.txt", []StoreDir{{"rock", "/var/spool/squid/rock", 1048576 * 1024, 2048 * 1024}}},
+		{"squid-5.7-storedir.txt", []StoreDir{ufs57}, nil},
+		{"squid-7-storedir.txt", []StoreDir{ufs57}, nil},
+		{"squid-6.13-storedir.txt", []StoreDir{{"ufs", "/tmp/squidtest-60276022/cache", 65536 * kb, 36 * kb, 0}}, nil},
+		{"squid-7.7-storedir.txt", []StoreDir{{"ufs", "/tmp/squidtest-1461554402/cache", 65536 * kb, 36 * kb, 0}}, nil},
+		// Workers report no rock dir; the disker reports it once, without
+		// an LRU age (rock has no removal policy). Each worker reports the
+		// shared memory cache, which is not a cache_dir.
+		{"squid-smp-storedir.txt", []StoreDir{{"rock", "/var/spool/squid/rock", 1048576 * kb, 2048 * kb, Missing}},
+			&MemoryCache{1024 * kb, 262144 * kb, true}},
+		{"squid-6.13-workers2-storedir.txt", []StoreDir{{"rock", "/tmp/squidtest-190867418/cache", 65536 * kb, 16 * kb, Missing}},
+			&MemoryCache{96 * kb, 16384 * kb, true}},
+		{"squid-7.7-workers2-storedir.txt", []StoreDir{{"rock", "/tmp/squidtest-2123593313/cache", 65536 * kb, 64 * kb, Missing}},
+			&MemoryCache{96 * kb, 16384 * kb, true}},
+		// Two workers sharing one ufs dir (Squid 5.7, workers 2, no
+		// ${process_number} in the path) both report it: it counts once.
+		{"squid-5.7-workers2-storedir.txt", []StoreDir{{"ufs", "/tmp/smplab/cache", 262144 * kb, 8640 * kb, 0.01 * day}},
+			&MemoryCache{0, 65536 * kb, true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
-			dirs, err := ParseStoreDir(readFixture(t, tt.fixture))
+			r, err := ParseStoreDir(readFixture(t, tt.fixture))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(dirs) != len(tt.want) {
-				t.Fatalf("got %d dirs, want %d: %+v", len(dirs), len(tt.want), dirs)
+			if len(r.Dirs) != len(tt.dirs) {
+				t.Fatalf("got %d dirs, want %d: %+v", len(r.Dirs), len(tt.dirs), r.Dirs)
 			}
-			for i := range dirs {
-				if dirs[i] != tt.want[i] {
-					t.Errorf("dir %d = %+v, want %+v", i, dirs[i], tt.want[i])
+			for i, d := range r.Dirs {
+				if !sameDir(d, tt.dirs[i]) {
+					t.Errorf("dir %d = %+v, want %+v", i, d, tt.dirs[i])
 				}
+			}
+			switch {
+			case (r.SharedMemory == nil) != (tt.memory == nil):
+				t.Errorf("shared memory cache = %+v, want %+v", r.SharedMemory, tt.memory)
+			case r.SharedMemory != nil && *r.SharedMemory != *tt.memory:
+				t.Errorf("shared memory cache = %+v, want %+v", *r.SharedMemory, *tt.memory)
 			}
 		})
 	}
+}
+
+func TestStoreDirDuplicatesKeepTheFullestView(t *testing.T) {
+	block := func(kid int, usedKB, lruDays string) string {
+		return fmt.Sprintf("by kid%d {\nStore Directory Statistics:\n\nStore Directory #0 (ufs): /cache\n"+
+			"Maximum Size: 1024 KB\nCurrent Size: %s KB\nRemoval policy: lru\n%s} by kid%d\n\n", kid, usedKB, lruDays, kid)
+	}
+	report := block(1, "10.00", "LRU reference age: 0.50 days\n") + block(2, "30.00", "") + block(3, "20.00", "LRU reference age: 0.25 days\n")
+	r, err := ParseStoreDir([]byte(report))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := StoreDir{"ufs", "/cache", 1024 * 1024, 30 * 1024, 0.5 * 24 * 60 * 60}
+	if len(r.Dirs) != 1 || !sameDir(r.Dirs[0], want) {
+		t.Errorf("dirs = %+v, want [%+v]", r.Dirs, want)
+	}
+}
+
+// sameDir compares dirs, a Missing LRU age equal to a Missing one.
+func sameDir(a, b StoreDir) bool {
+	ageA, ageB := a.LRUReferenceAgeSeconds, b.LRUReferenceAgeSeconds
+	a.LRUReferenceAgeSeconds, b.LRUReferenceAgeSeconds = 0, 0
+	return a == b && (IsMissing(ageA) && IsMissing(ageB) || near(ageA, ageB))
 }
 
 func TestParseErrors(t *testing.T) {
 	info := string(readFixture(t, "squid-5.7-info.txt"))
 	counters := string(readFixture(t, "squid-5.7-counters.txt"))
 	storedir := string(readFixture(t, "squid-5.7-storedir.txt"))
+	smpStoredir := string(readFixture(t, "squid-7.7-workers2-storedir.txt"))
+	serviceTimes := string(readFixture(t, "squid-5.7-service_times.txt"))
+	storeID := string(readFixture(t, "squid-5.7-store_id.txt"))
 	parsers := map[string]func([]byte) error{
-		"info":     func(b []byte) error { _, err := ParseInfo(b); return err },
-		"counters": func(b []byte) error { _, err := ParseCounters(b); return err },
-		"storedir": func(b []byte) error { _, err := ParseStoreDir(b); return err },
+		"info":          func(b []byte) error { _, err := ParseInfo(b); return err },
+		"counters":      func(b []byte) error { _, err := ParseCounters(b); return err },
+		"storedir":      func(b []byte) error { _, err := ParseStoreDir(b); return err },
+		"service_times": func(b []byte) error { _, err := ParseServiceTimes(b); return err },
+		"store_id":      func(b []byte) error { _, err := ParseHelperStats(b); return err },
 	}
 	tests := []struct {
 		parser, name, report, wantErr string
@@ -197,6 +247,23 @@ func TestParseErrors(t *testing.T) {
 		{"storedir", "empty", "", "not a storedir report"},
 		{"storedir", "cut inside a dir", storedir[:strings.Index(storedir, "Current Size")], "incomplete"},
 		{"storedir", "bad size", strings.Replace(storedir, "Maximum Size: 262144 KB", "Maximum Size: lots", 1), "Maximum Size"},
+		{"storedir", "bad LRU age", strings.Replace(storedir, "0.00 days", "0.00 weeks", 1), "LRU reference age"},
+		{"storedir", "bad shared memory size", strings.Replace(smpStoredir, "Current Size: 96.00 KB", "Current Size: 9x KB", 1), "shared memory cache Current Size"},
+		{"storedir", "shared memory cut short", smpStoredir[:strings.Index(smpStoredir, "Current Size: 96.00")], "shared memory cache: report is incomplete"},
+		{"service_times", "empty", "", "not a service_times report"},
+		{"service_times", "the info report", info, "not a service_times report"},
+		{"service_times", "cut short", serviceTimes[:len(serviceTimes)/2], "incomplete: near_hit has 9 of 19"},
+		{"service_times", "header only", "Service Time Percentiles            5 min    60 min:\n", "incomplete: http_all has 0 of 19"},
+		{"service_times", "bad number", strings.Replace(serviceTimes, "0.00091  0.00000", "0.00091  O.0", 1), "HTTP Requests (All) 10%"},
+		{"service_times", "one window", strings.Replace(serviceTimes, "0.00091  0.00000", "0.00091", 1), "want '<5 min> <60 min>'"},
+		{"service_times", "bad percentile", strings.Replace(serviceTimes, "10%", "1O%", 1), "percentile"},
+		{"store_id", "empty", "", "not a helper report"},
+		{"store_id", "the storedir report", storedir, "incomplete"},
+		{"store_id", "cut before the table", storeID[:strings.Index(storeID, "   ID #")], "no end of the child table"},
+		{"store_id", "cut short", storeID[:strings.Index(storeID, "queue length")], "incomplete"},
+		{"store_id", "bad count", strings.Replace(storeID, "requests sent: 221", "requests sent: many", 1), "requests sent"},
+		{"store_id", "bad children", strings.Replace(storeID, "1 of 5", "one of 5", 1), "number active"},
+		{"store_id", "service time without unit", strings.Replace(storeID, "0 msec", "0", 1), "avg service time"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.parser+"/"+tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 )
 
 // StoreDir is one cache_dir as mgr:storedir reports it.
@@ -12,16 +13,32 @@ type StoreDir struct {
 	Path          string
 	CapacityBytes float64
 	UsedBytes     float64
+	// LRUReferenceAgeSeconds is how long ago the least recently used
+	// object was last used: about how long an object stays once the dir is
+	// full. Squid prints it in days rounded to 0.01 (864 s), and only for
+	// the lru removal policy with an object to evict; otherwise Missing.
+	LRUReferenceAgeSeconds float64
 }
 
-// ParseStoreDir parses the body of mgr:storedir and returns every cache_dir
-// of every Squid process. Each dir is reported by exactly one process (a
-// rock dir only by its disker), so callers may add them up.
-func ParseStoreDir(report []byte) ([]StoreDir, error) {
-	var dirs []StoreDir
+// StoreDirReport is what the exporter reads from mgr:storedir.
+type StoreDirReport struct {
+	// Dirs holds every cache_dir once. Under SMP each worker reports the
+	// non-SMP-aware dirs (ufs, aufs, diskd) it uses, so a dir shared by
+	// workers comes several times; rock dirs come from their disker only.
+	Dirs []StoreDir
+	// SharedMemory is the shared memory cache of SMP workers, with
+	// cache_mem exactly; nil without one (no SMP, or memory_cache_shared
+	// off).
+	SharedMemory *MemoryCache
+}
+
+// ParseStoreDir parses the body of mgr:storedir, all of its SMP kids'
+// blocks.
+func ParseStoreDir(report []byte) (*StoreDirReport, error) {
+	r := &StoreDirReport{}
 	seen := false
 	for block := range kidBlocks(report) {
-		found, err := parseStoreBlock(block, &dirs)
+		found, err := r.parseBlock(block)
 		if err != nil {
 			return nil, fmt.Errorf("storedir: %w", err)
 		}
@@ -30,40 +47,92 @@ func ParseStoreDir(report []byte) ([]StoreDir, error) {
 	if !seen {
 		return nil, errors.New("storedir: not a storedir report: no 'Store Directory Statistics:' line")
 	}
-	return dirs, nil
+	r.Dirs = mergeDuplicateDirs(r.Dirs)
+	return r, nil
 }
 
-// parseStoreBlock appends the dirs of one process's block to dirs and says
-// whether the block was a storedir report.
-func parseStoreBlock(block []byte, dirs *[]StoreDir) (bool, error) {
+// storeSection is the part of a block a line belongs to.
+type storeSection int
+
+const (
+	totalsSection storeSection = iota // the totals, and sections we skip
+	memorySection                     // "Shared Memory Cache"
+	dirSection                        // "Store Directory #N (type): path"
+)
+
+// parseBlock adds the dirs and shared memory cache of one process's block
+// to r and says whether the block was a storedir report.
+func (r *StoreDirReport) parseBlock(block []byte) (bool, error) {
 	found := false
+	section := totalsSection
 	var dir *StoreDir
+	memory := MemoryCache{UsedBytes: Missing, CapacityBytes: Missing, Exact: true}
 	for line := range bytes.Lines(block) {
 		line = bytes.TrimSpace(line)
-		if bytes.Equal(line, []byte("Store Directory Statistics:")) {
+		switch {
+		case bytes.Equal(line, []byte("Store Directory Statistics:")):
 			found = true
-			continue
-		}
-		if rest, ok := bytes.CutPrefix(line, []byte("Store Directory #")); ok {
+		case bytes.Equal(line, []byte("Shared Memory Cache")):
+			section = memorySection
+		case bytes.HasPrefix(line, []byte("Store Directory #")):
 			if err := checkDir(dir); err != nil {
 				return found, err
 			}
-			d, err := parseDirHeader(rest)
+			d, err := parseDirHeader(line[len("Store Directory #"):])
 			if err != nil {
 				return found, err
 			}
-			*dirs = append(*dirs, d)
-			dir = &(*dirs)[len(*dirs)-1]
-			continue
-		}
-		if dir == nil {
-			continue // the totals and the shared memory cache come before the dirs
-		}
-		if err := dir.parseLine(line); err != nil {
-			return found, err
+			r.Dirs = append(r.Dirs, d)
+			dir = &r.Dirs[len(r.Dirs)-1]
+			section = dirSection
+		case section == memorySection:
+			if len(line) > 0 && !bytes.Contains(line, []byte(":")) {
+				section = totalsSection // a header: another section starts
+				continue
+			}
+			if err := memory.parseLine(line); err != nil {
+				return found, err
+			}
+		case section == dirSection:
+			if err := dir.parseLine(line); err != nil {
+				return found, err
+			}
 		}
 	}
-	return found, checkDir(dir)
+	if err := checkDir(dir); err != nil {
+		return found, err
+	}
+	return found, r.addSharedMemory(memory)
+}
+
+// addSharedMemory keeps the first worker's shared memory cache: every
+// worker reports the same one.
+func (r *StoreDirReport) addSharedMemory(m MemoryCache) error {
+	if IsMissing(m.UsedBytes) && IsMissing(m.CapacityBytes) {
+		return nil // this block had none
+	}
+	if IsMissing(m.UsedBytes) || IsMissing(m.CapacityBytes) {
+		return errors.New("shared memory cache: report is incomplete (no 'Maximum Size' or 'Current Size')")
+	}
+	if r.SharedMemory == nil {
+		r.SharedMemory = &m
+	}
+	return nil
+}
+
+func (m *MemoryCache) parseLine(line []byte) error {
+	key, v, ok, err := parseSizeLine(line)
+	switch {
+	case err != nil:
+		return fmt.Errorf("shared memory cache %s: %w", key, err)
+	case !ok:
+		return nil
+	case string(key) == "Maximum Size":
+		m.CapacityBytes = v
+	default:
+		m.UsedBytes = v
+	}
+	return nil
 }
 
 // parseDirHeader reads "0 (ufs): /var/spool/squid".
@@ -73,31 +142,51 @@ func parseDirHeader(b []byte) (StoreDir, error) {
 	if !ok1 || !ok2 || len(typ) == 0 || len(path) == 0 {
 		return StoreDir{}, fmt.Errorf("bad store directory line %q", b)
 	}
-	return StoreDir{Type: string(typ), Path: string(path), CapacityBytes: Missing, UsedBytes: Missing}, nil
+	return StoreDir{
+		Type: string(typ), Path: string(path),
+		CapacityBytes: Missing, UsedBytes: Missing, LRUReferenceAgeSeconds: Missing,
+	}, nil
 }
 
 func (d *StoreDir) parseLine(line []byte) error {
-	key, value, _ := bytes.Cut(line, []byte(":"))
-	var target *float64
-	switch string(key) {
-	case "Maximum Size":
-		target = &d.CapacityBytes
-	case "Current Size":
-		target = &d.UsedBytes
-	default:
+	if age, ok := bytes.CutPrefix(line, []byte("LRU reference age:")); ok {
+		days, err := parseWithUnit(bytes.TrimSpace(age), "days")
+		if err != nil {
+			return fmt.Errorf("%s LRU reference age: %w", d.Path, err)
+		}
+		// Whole seconds: 0.01 days is not exact in binary (863.99... s).
+		d.LRUReferenceAgeSeconds = math.Round(days * 24 * 60 * 60)
 		return nil
 	}
-	// rock appends a percentage: "Current Size: 123.00 KB 0.05%".
+	key, v, ok, err := parseSizeLine(line)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s %s: %w", d.Path, key, err)
+	case !ok:
+		return nil
+	case string(key) == "Maximum Size":
+		d.CapacityBytes = v
+	default:
+		d.UsedBytes = v
+	}
+	return nil
+}
+
+// parseSizeLine reads "Maximum Size: 262144 KB" or "Current Size: 123.00
+// KB", which rock dirs and the shared memory cache follow with a
+// percentage ("Current Size: 1024.00 KB 0.39%"). ok is false for any other
+// line.
+func parseSizeLine(line []byte) (key []byte, bytesValue float64, ok bool, err error) {
+	key, value, _ := bytes.Cut(line, []byte(":"))
+	if string(key) != "Maximum Size" && string(key) != "Current Size" {
+		return key, 0, false, nil
+	}
 	value = bytes.TrimSpace(value)
 	if i := bytes.Index(value, []byte("KB")); i >= 0 {
 		value = value[:i+len("KB")]
 	}
 	v, err := parseKB(value)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", d.Path, key, err)
-	}
-	*target = v
-	return nil
+	return key, v, err == nil, err
 }
 
 func checkDir(d *StoreDir) error {
@@ -105,4 +194,37 @@ func checkDir(d *StoreDir) error {
 		return fmt.Errorf("store directory %s: report is incomplete (no 'Maximum Size' or 'Current Size')", d.Path)
 	}
 	return nil
+}
+
+// mergeDuplicateDirs keeps one entry per dir (type and path). SMP workers
+// sharing a ufs dir each report it, each from its own index of it: the
+// configured size is the same, the used sizes differ. The fullest view is
+// kept, because it is the one closest to eviction, and the oldest LRU age.
+// It works in place: a report has a few dirs.
+func mergeDuplicateDirs(dirs []StoreDir) []StoreDir {
+	out := dirs[:0]
+next:
+	for _, d := range dirs {
+		for i := range out {
+			if out[i].Type == d.Type && out[i].Path == d.Path {
+				out[i].CapacityBytes = max(out[i].CapacityBytes, d.CapacityBytes)
+				out[i].UsedBytes = max(out[i].UsedBytes, d.UsedBytes)
+				out[i].LRUReferenceAgeSeconds = maxPresent(out[i].LRUReferenceAgeSeconds, d.LRUReferenceAgeSeconds)
+				continue next
+			}
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// maxPresent is the larger of a and b, or the one that is not Missing.
+func maxPresent(a, b float64) float64 {
+	switch {
+	case IsMissing(a):
+		return b
+	case IsMissing(b):
+		return a
+	}
+	return max(a, b)
 }

@@ -90,12 +90,13 @@ func New(client *cachemgr.Client, reports []string, logger log.Logger) (*Squid, 
 // Scrape returns a prometheus.Collector whose fetches are bounded by ctx,
 // so each scrape can carry its own deadline.
 func (s *Squid) Scrape(ctx context.Context) prometheus.Collector {
-	return scrape{s, ctx}
+	return scrape{Squid: s, ctx: ctx}
 }
 
 type scrape struct {
 	*Squid
-	ctx context.Context
+	ctx    context.Context
+	memory *memoryChoice // set by Collect, for each collection
 }
 
 // Describe sends nothing: the metrics depend on what Squid reports, so this
@@ -106,6 +107,7 @@ func (scrape) Describe(chan<- *prometheus.Desc) {}
 // its slowest report rather than their sum. The counters report goes
 // first, and the others only once its request is on the wire.
 func (s scrape) Collect(ch chan<- prometheus.Metric) {
+	s.memory = &memoryChoice{}
 	reports := s.reports()
 	errs := make([]error, len(reports))
 	var wg sync.WaitGroup
@@ -118,6 +120,7 @@ func (s scrape) Collect(ch chan<- prometheus.Metric) {
 		wg.Go(func() { read(s.ctx) })
 	}
 	wg.Wait()
+	s.memory.send(ch)
 
 	up := 1.0
 	for i, report := range reports {
@@ -161,7 +164,10 @@ func (s scrape) collectReport(ctx context.Context, report string, ch chan<- prom
 	start := time.Now()
 	body, err := s.client.Fetch(ctx, report)
 	if err == nil {
-		err = factories[report]().Update(body, ch)
+		rc := factories[report]()
+		if err = rc.Update(body, ch); err == nil {
+			s.memory.offer(rc)
+		}
 	}
 	ch <- prometheus.MustNewConstMetric(reportDurationDesc, prometheus.GaugeValue, time.Since(start).Seconds(), report)
 	ch <- prometheus.MustNewConstMetric(reportSuccessDesc, prometheus.GaugeValue, boolFloat(err == nil), report)

@@ -21,7 +21,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-var allReports = []string{"counters", "info", "storedir"}
+var allReports = []string{"counters", "info", "service_times", "store_id", "storedir"}
 
 // fakeManager serves report fixtures as Squid's cache manager would;
 // files maps an action to a fixture, and a missing action is a 404.
@@ -56,22 +56,34 @@ func scrapeOnce(t *testing.T, url string, reports []string) *prometheus.Registry
 }
 
 func TestCollectorGolden(t *testing.T) {
+	fixtures := func(prefix string, reports ...string) map[string]string {
+		files := map[string]string{}
+		for _, r := range reports {
+			files[r] = prefix + r + ".txt"
+		}
+		return files
+	}
 	tests := []struct {
-		golden string
-		files  map[string]string
+		golden  string
+		files   map[string]string
+		reports []string // default: allReports
 	}{
-		{"squid-5.7.prom", map[string]string{
-			"info": "squid-5.7-info.txt", "counters": "squid-5.7-counters.txt", "storedir": "squid-5.7-storedir.txt"}},
-		{"storedir-smp.prom", map[string]string{"storedir": "squid-smp-storedir.txt"}},
-		{"info-missing.prom", map[string]string{
-			"counters": "squid-5.7-counters.txt", "storedir": "squid-5.7-storedir.txt"}},
+		{"squid-5.7.prom", fixtures("squid-5.7-", allReports...), nil},
+		// Squid 7.7 with workers 2 and a rock dir: the memory cache's size
+		// comes from storedir exactly, not from info's sum of the kids
+		// (316 KB used of 32358400 bytes); the kids' helpers are added up.
+		{"squid-7.7-workers2.prom", fixtures("squid-7.7-workers2-", allReports...), nil},
+		{"storedir-smp.prom", map[string]string{"storedir": "squid-smp-storedir.txt"}, []string{"storedir"}},
+		// Squid 5.7, two workers sharing a ufs dir: it counts once.
+		{"storedir-shared-ufs.prom", map[string]string{"storedir": "squid-5.7-workers2-storedir.txt"}, []string{"storedir"}},
+		{"info-missing.prom", fixtures("squid-5.7-", "counters", "service_times", "store_id", "storedir"), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
 			srv := fakeManager(t, tt.files)
 			reports := allReports
-			if tt.golden == "storedir-smp.prom" {
-				reports = []string{"storedir"}
+			if tt.reports != nil {
+				reports = tt.reports
 			}
 			compareGolden(t, scrapeOnce(t, srv.URL, reports), filepath.Join("testdata", tt.golden))
 		})

@@ -7,7 +7,7 @@ import (
 )
 
 func init() {
-	registerCollector("info", true, func() reportCollector { return infoCollector{} })
+	registerCollector("info", true, func() reportCollector { return &infoCollector{} })
 }
 
 var (
@@ -22,9 +22,6 @@ var (
 	memoryHitRatioDesc = newDesc("memory_hit_ratio", "Memory hits among all hits over the window.", "window")
 	diskHitRatioDesc   = newDesc("disk_hit_ratio", "Disk hits among all hits over the window.", "window")
 
-	memoryUsedDesc     = newDesc("cache_memory_used_bytes", "Bytes of objects in the memory cache (cache_mem).")
-	memoryCapacityDesc = newDesc("cache_memory_capacity_bytes",
-		"Size of the memory cache (cache_mem), derived from Squid's used size and rounded used percentage.")
 	meanObjectSizeDesc = newDesc("cache_mean_object_size_bytes", "Mean size of a cached object.")
 	entriesDesc        = newDesc("cache_entries", "Objects Squid knows of (StoreEntries), in memory, on disk or in transit.")
 	memoryObjectsDesc  = newDesc("cache_memory_objects", "Objects in the memory cache (hot object cache items).")
@@ -33,15 +30,27 @@ var (
 	fdMaxDesc       = newDesc("file_descriptors_max", "File descriptors Squid may open.")
 	fdUsedDesc      = newDesc("file_descriptors_used", "File descriptors Squid has open.")
 	fdAvailableDesc = newDesc("file_descriptors_available", "File descriptors still available to Squid.")
+
+	serviceTimeMedianDesc = newDesc("service_time_median_seconds",
+		"Median time Squid took to serve a request of the category over the window (under SMP, the mean of its kids' medians).",
+		"category", "window")
 )
 
-type infoCollector struct{}
+// infoCollector keeps the memory cache's size for the scrape to choose
+// from (see memorycache.go).
+type infoCollector struct {
+	memory *cachemgr.MemoryCache
+}
 
-func (infoCollector) Update(report []byte, ch chan<- prometheus.Metric) error {
+func (c *infoCollector) memoryCache() *cachemgr.MemoryCache { return c.memory }
+
+func (c *infoCollector) Update(report []byte, ch chan<- prometheus.Metric) error {
 	info, err := cachemgr.ParseInfo(report)
 	if err != nil {
 		return err
 	}
+	memory := info.MemoryCache()
+	c.memory = &memory
 	g := prometheus.GaugeValue
 	ch <- prometheus.MustNewConstMetric(infoDesc, g, 1, info.Version, info.ServiceName)
 	if !info.StartTime.IsZero() {
@@ -55,8 +64,6 @@ func (infoCollector) Update(report []byte, ch chan<- prometheus.Metric) error {
 	sendWindows(ch, memoryHitRatioDesc, info.MemoryHitRatio)
 	sendWindows(ch, diskHitRatioDesc, info.DiskHitRatio)
 
-	send(ch, memoryUsedDesc, g, info.MemoryUsedBytes)
-	send(ch, memoryCapacityDesc, g, memoryCapacity(info))
 	send(ch, meanObjectSizeDesc, g, info.MeanObjectSizeBytes)
 	send(ch, entriesDesc, g, info.StoreEntries)
 	send(ch, memoryObjectsDesc, g, info.MemoryObjects)
@@ -65,19 +72,17 @@ func (infoCollector) Update(report []byte, ch chan<- prometheus.Metric) error {
 	send(ch, fdMaxDesc, g, info.FileDescriptorsMax)
 	send(ch, fdUsedDesc, g, info.FileDescriptorsUsed)
 	send(ch, fdAvailableDesc, g, info.FileDescriptorsAvailable)
+
+	for c, w := range info.ServiceTimeMedians {
+		sendWindows(ch, serviceTimeMedianDesc, w, cachemgr.ServiceCategories[c])
+	}
 	return nil
 }
 
-func sendWindows(ch chan<- prometheus.Metric, desc *prometheus.Desc, w cachemgr.Windows) {
-	send(ch, desc, prometheus.GaugeValue, w.Last5m, "5m")
-	send(ch, desc, prometheus.GaugeValue, w.Last60m, "60m")
-}
-
-// memoryCapacity derives cache_mem from the used bytes and percentage, the
-// only form in which mgr:info gives it. An empty memory cache hides it.
-func memoryCapacity(info *cachemgr.Info) float64 {
-	if !(info.MemoryUsedRatio > 0) || cachemgr.IsMissing(info.MemoryUsedBytes) {
-		return cachemgr.Missing
-	}
-	return info.MemoryUsedBytes / info.MemoryUsedRatio
+// sendWindows sends a value over Squid's two windows; the window label
+// comes last.
+func sendWindows(ch chan<- prometheus.Metric, desc *prometheus.Desc, w cachemgr.Windows, labels ...string) {
+	labels = labels[:len(labels):len(labels)] // each append copies
+	send(ch, desc, prometheus.GaugeValue, w.Last5m, append(labels, "5m")...)
+	send(ch, desc, prometheus.GaugeValue, w.Last60m, append(labels, "60m")...)
 }

@@ -7,7 +7,7 @@ import (
 )
 
 func init() {
-	registerCollector("storedir", true, func() reportCollector { return storeDirCollector{} })
+	registerCollector("storedir", true, func() reportCollector { return &storeDirCollector{} })
 }
 
 var (
@@ -15,29 +15,35 @@ var (
 	diskCapacityDesc = newDesc("cache_disk_capacity_bytes", "Configured size of all cache_dirs.")
 	dirUsedDesc      = newDesc("cache_dir_used_bytes", "Bytes of objects in one cache_dir.", "path", "type")
 	dirCapacityDesc  = newDesc("cache_dir_capacity_bytes", "Configured size of one cache_dir.", "path", "type")
+	dirLRUAgeDesc    = newDesc("cache_dir_lru_reference_age_seconds",
+		"Time since the least recently used object of the cache_dir was last used: about how long an object "+
+			"stays once the dir is full. Squid rounds it to 864 s (0.01 days); lru removal policy only.", "path", "type")
 )
 
-type storeDirCollector struct{}
+// storeDirCollector keeps the shared memory cache's size for the scrape
+// to choose from (see memorycache.go).
+type storeDirCollector struct {
+	memory *cachemgr.MemoryCache
+}
 
-func (storeDirCollector) Update(report []byte, ch chan<- prometheus.Metric) error {
-	dirs, err := cachemgr.ParseStoreDir(report)
+func (c *storeDirCollector) memoryCache() *cachemgr.MemoryCache { return c.memory }
+
+func (c *storeDirCollector) Update(report []byte, ch chan<- prometheus.Metric) error {
+	r, err := cachemgr.ParseStoreDir(report)
 	if err != nil {
 		return err
 	}
+	c.memory = r.SharedMemory
+	g := prometheus.GaugeValue
 	var used, capacity float64
-	byDir := map[cachemgr.StoreDir]struct{}{}
-	for _, d := range dirs {
+	for _, d := range r.Dirs { // each dir once, even if several SMP kids report it
 		used += d.UsedBytes
 		capacity += d.CapacityBytes
-		key := cachemgr.StoreDir{Type: d.Type, Path: d.Path}
-		if _, dup := byDir[key]; dup {
-			continue // the same path from two processes would clash as a series
-		}
-		byDir[key] = struct{}{}
-		send(ch, dirUsedDesc, prometheus.GaugeValue, d.UsedBytes, d.Path, d.Type)
-		send(ch, dirCapacityDesc, prometheus.GaugeValue, d.CapacityBytes, d.Path, d.Type)
+		send(ch, dirUsedDesc, g, d.UsedBytes, d.Path, d.Type)
+		send(ch, dirCapacityDesc, g, d.CapacityBytes, d.Path, d.Type)
+		send(ch, dirLRUAgeDesc, g, d.LRUReferenceAgeSeconds, d.Path, d.Type)
 	}
-	send(ch, diskUsedDesc, prometheus.GaugeValue, used)
-	send(ch, diskCapacityDesc, prometheus.GaugeValue, capacity)
+	send(ch, diskUsedDesc, g, used)
+	send(ch, diskCapacityDesc, g, capacity)
 	return nil
 }
