@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testio"
+
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testenv"
 
 	"github.com/go-kit/log"
@@ -51,7 +53,7 @@ var users = map[string]string{"alice": "alice-pw", "bob": "bob-pw"}
 type setup struct {
 	*testenv.Env
 	icap *capture
-	out  *output // what the stack prints besides Squid's logs
+	out  *testio.SyncBuffer // what the stack prints besides Squid's logs: the ICAP service's log, the prober's verdicts
 }
 
 // start runs the stack; helpers false leaves out the store-ID helper and
@@ -64,7 +66,7 @@ func start(t testing.TB, helpers bool) *setup {
 // startEdited is start with the snippet's lines changed by edit first.
 func startEdited(t testing.TB, helpers bool, edit func(line string) string) *setup {
 	t.Helper()
-	s := &setup{out: &output{}}
+	s := &setup{out: &testio.SyncBuffer{}}
 	var extra []string
 	if helpers {
 		s.icap = startICAP(t, s.out)

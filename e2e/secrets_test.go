@@ -1,32 +1,11 @@
 package e2e
 
 import (
-	"bytes"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
-
-// output collects what the stack prints for people besides Squid's own
-// logs: the ICAP service's log and the prober's verdicts.
-type output struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
 
 // checkNoSecrets fails the test when a signature or temporary credential
 // the CDN handed out shows in Squid's logs (the store-ID helper writes into
