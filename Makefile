@@ -1,6 +1,7 @@
 # squid-cache-exporter
 #   make run    build, start a throwaway Squid on loopback, and export it on :9301
 #   make test   install what the tests need, vet, and run every test (real Squid, real promtool)
+#   make test-squid-matrix   the end-to-end tests again on Squid 6 and 7, with and without SMP workers
 #   make test-k8s   the Helm chart on a real Kubernetes (hack/test-k8s.sh)
 
 GO        ?= go
@@ -19,7 +20,7 @@ STATICCHECK_VERSION := 0.8.2
 HELM_VERSION := 3.16.3
 GOBIN     := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: all build run test test-deps vet lint fmt-check bench fuzz clean images test-k8s chart-files
+.PHONY: all build run test test-deps vet lint fmt-check bench fuzz clean images test-k8s chart-files test-squid-matrix
 
 all: build
 
@@ -35,6 +36,15 @@ run: build
 
 test: test-deps vet lint fmt-check
 	$(GO) test -count=1 -timeout 15m ./...
+
+# The end-to-end tests on Squid 6.13 (Debian trixie) and 7.7 (sid), run
+# from Debian roots that hack/squid-root.sh makes once (about 2.5 minutes)
+# and keeps under SQUID_ROOTS; then as one process and with workers 2.
+# Needs root. make test covers the host's Squid 5.7.
+test-squid-matrix: test-deps
+	@command -v debootstrap >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends debootstrap >/dev/null; }
+	$(SUDO) env "PATH=$$PATH" GO=$(GO) ./hack/test-squid-matrix.sh
 
 # Installs the test dependencies. apt does not start the packaged Squid
 # here; the tests use free ports, so a system Squid on 3128 does no harm.

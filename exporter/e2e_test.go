@@ -77,8 +77,9 @@ func TestCountersFollowRealTraffic(t *testing.T) {
 	m := float64(objects * (rounds - 1))
 	delta := func(series string) float64 { return after[series] - before[series] }
 	managerRequests := delta("squid_exporter_manager_requests_total")
-	if got := delta("squid_client_http_requests_total") - managerRequests; got != n {
-		t.Errorf("client requests moved by %v (less %v manager requests), want %v", got+managerRequests, managerRequests, n)
+	slack := managerSlack(t)
+	if got := delta("squid_client_http_requests_total") - managerRequests; got < n-slack || got > n+slack {
+		t.Errorf("client requests moved by %v (less %v manager requests), want %v ± %v", got+managerRequests, managerRequests, n, slack)
 	}
 	if got := delta("squid_client_http_hits_total"); got != m {
 		t.Errorf("client hits moved by %v, want %v", got, m)
@@ -101,6 +102,19 @@ func TestCountersFollowRealTraffic(t *testing.T) {
 	if !strings.Contains(text, `squid_info{service_name="squid",version="`) {
 		t.Errorf("no squid_info in\n%s", text)
 	}
+}
+
+// managerSlack is how far the client requests less the exporter's own may
+// be off. One Squid process answers a scrape's reports in order, so the
+// counters report, sent first, never counts the others: exact. Under SMP
+// each worker serves its share of them while the coordinator gathers the
+// counters, which may then count the scrape's other reports already; so
+// the first and the last scrape may each be off by those.
+func managerSlack(t *testing.T) float64 {
+	if squidtest.Workers(t) > 1 {
+		return float64(len(reports) - 1)
+	}
+	return 0
 }
 
 func TestSquidDownAndBack(t *testing.T) {

@@ -37,6 +37,7 @@ func newLab(t testing.TB, storeID string) *lab {
 
 // labIn wires a prober to env, reading log (env's own when nil).
 func labIn(t testing.TB, env *testenv.Env, log *accesslog.Hub) *lab {
+	squidtest.SkipUnderSMP(t, squidtest.MemHitNeedsOneProcess)
 	if log == nil {
 		log = env.Log
 	}

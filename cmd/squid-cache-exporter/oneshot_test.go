@@ -26,6 +26,7 @@ type probeLab struct {
 }
 
 func newProbeLab(t *testing.T) *probeLab {
+	squidtest.SkipUnderSMP(t, squidtest.MemHitNeedsOneProcess)
 	env := testenv.Start(t, testenv.Options{})
 	quay, bump, squid := env.Quay, env.Bump, env.Squid
 	dir := t.TempDir()

@@ -209,7 +209,11 @@ func (s *Squid) Restart() {
 	}
 	s.cmd, s.exited = cmd, make(chan struct{})
 	go func() { cmd.Wait(); close(s.exited) }()
-	if err := s.waitReady(15 * time.Second); err != nil {
+	err := s.waitReady(15 * time.Second)
+	if err == nil && s.build.workers > 1 {
+		err = s.waitKids(15 * time.Second)
+	}
+	if err != nil {
 		s.Stop()
 		s.t.Fatalf("squid did not come up: %v\noutput: %s\ncache.log:\n%s", err, out.String(), s.tail(s.CacheLog))
 	}
@@ -247,6 +251,9 @@ func (s *Squid) Stop() {
 	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGCONT) // a paused one too
 	<-s.exited
+	if s.build.workers > 1 {
+		waitGroupGone(s.cmd.Process.Pid)
+	}
 	s.cmd = nil
 }
 
