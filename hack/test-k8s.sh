@@ -203,8 +203,14 @@ if k -n monitoring get service prometheus >/dev/null 2>&1; then
   # check here once the exporter has them.
   [[ $probes == 6 ]] && ok "Prometheus: squid_probe_success, _cache_hit and _digest_match are 1 for 3 targets on 2 replicas" || fail "Prometheus: probe verdicts passing: $probes of 6"
   [[ $rules == "$nwant" ]] && ok "Prometheus: all $nwant alerts and recording rules of alerts/ loaded, health ok" || fail "Prometheus: $rules of $nwant rules loaded"
-  hits=$(promq "sum(increase(squid_probe_proxy_hits_total{namespace=\"$NS\"}[10m]))" | jq -r '.data.result[0].value[1] // 0')
+  hits=$(promq "sum(squid_probe_proxy_hits_total{namespace=\"$NS\"})" | jq -r '.data.result[0].value[1] // 0')
   [[ ${hits%.*} -gt 0 ]] && ok "Prometheus: the probe's pulls counted $hits hits in Squid" || fail "Prometheus: no probe hits counted"
+  # The private path: the store-ID helper verified signed CDN URLs with the
+  # CDN, and the ICAP service took Authorization off CDN blob requests.
+  verified=$(promq "sum(squid_store_id_requests_total{namespace=\"$NS\",result=\"verified\"})" | jq -r '.data.result[0].value[1] // 0')
+  modified=$(promq "sum(squid_icap_requests_total{namespace=\"$NS\",result=\"modified\"})" | jq -r '.data.result[0].value[1] // 0')
+  [[ ${verified%.*} -gt 0 && ${modified%.*} -gt 0 ]] && ok "Prometheus: store-ID helper verified $verified CDN URLs, ICAP service modified $modified requests" ||
+    fail "Prometheus: store-ID verified $verified, ICAP modified $modified"
 else
   log "no Prometheus in namespace monitoring: monitoring checks skipped (cluster up --monitoring runs them)"
 fi
@@ -230,11 +236,17 @@ hn upgrade "$REL" $CHART "${VALUES[@]}" --wait --timeout 5m >/dev/null
 helm_test pass
 
 # --- uninstall leaves nothing behind
+# --wait waits for the objects helm deleted; their pods go after them.
 hn uninstall "$REL" --wait --timeout 3m >/dev/null
-left=$(k get all,configmaps,secrets,serviceaccounts,poddisruptionbudgets,networkpolicies,persistentvolumeclaims,servicemonitors,prometheusrules \
-  -A -l app.kubernetes.io/instance=$REL -o name 2>&1)
-left+=$(kn get pods -o name | grep -v quayemu || true)
-[[ -z $left ]] && ok "helm uninstall left nothing behind" || fail "left behind after uninstall: $left"
+t=$SECONDS
+for _ in $(seq 60); do
+  left=$(k get all,configmaps,secrets,serviceaccounts,poddisruptionbudgets,networkpolicies,persistentvolumeclaims,servicemonitors,prometheusrules \
+    -A -l app.kubernetes.io/instance=$REL -o name 2>&1)
+  left+=$(kn get pods -o name | grep -v quayemu || true)
+  [[ -z $left ]] && break
+  sleep 2
+done
+[[ -z $left ]] && ok "helm uninstall left nothing behind (pods gone after $((SECONDS - t))s)" || fail "left behind after uninstall: $left"
 
 log "wall time: $(($(date +%s) - T0))s; failures: $fails"
 ((fails == 0))
