@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -99,8 +100,25 @@ func TestCountersFollowRealTraffic(t *testing.T) {
 	if after["squid_cache_memory_used_bytes"] <= 0 || after["squid_cache_disk_capacity_bytes"] != 64<<20 {
 		t.Errorf("storage: memory used %v, disk capacity %v", after["squid_cache_memory_used_bytes"], after["squid_cache_disk_capacity_bytes"])
 	}
+	checkMemoryCapacity(t, after["squid_cache_memory_capacity_bytes"], after["squid_cache_memory_used_bytes"])
 	if !strings.Contains(text, `squid_info{service_name="squid",version="`) {
 		t.Errorf("no squid_info in\n%s", text)
+	}
+}
+
+// checkMemoryCapacity holds the memory cache's capacity against the
+// harness's cache_mem 16 MB. With SMP workers, storedir gives it exactly.
+// One process shows it only in info, as a used percentage rounded to 0.1:
+// derived from that, it may be off by 0.05 points of the percentage.
+func checkMemoryCapacity(t *testing.T, capacity, used float64) {
+	t.Helper()
+	const want = 16 << 20
+	tolerance := 0.0
+	if squidtest.Workers(t) == 1 {
+		tolerance = want * 0.0005 / (used / capacity)
+	}
+	if math.IsNaN(capacity) || math.Abs(capacity-want) > tolerance {
+		t.Errorf("memory cache capacity %v, want %v ± %.0f", capacity, want, tolerance)
 	}
 }
 
