@@ -20,7 +20,7 @@ STATICCHECK_VERSION := 0.8.2
 HELM_VERSION := 3.16.3
 GOBIN     := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: all build run test test-deps vet lint fmt-check bench fuzz clean images test-k8s chart-files test-squid-matrix
+.PHONY: all build run test test-deps vet lint fmt-check bench fuzz clean images test-k8s test-squid-matrix
 
 all: build
 
@@ -96,11 +96,6 @@ images:
 # The Helm chart on a real cluster: $$KUBECONFIG's, else ../shared/k8s/cluster.
 test-k8s:
 	hack/test-k8s.sh
-
-# The chart carries copies of the Squid snippet, the rules and the dashboard
-# (helm reads only the chart's directory); ./charts tests that they are current.
-chart-files:
-	cp conf/squid-private-blobs.conf alerts/squid-cache-exporter.rules.yml dashboards/squid-cache-exporter.json charts/squid-cache/files/
 
 clean:
 	rm -f $(BIN) squid-store-id-helper squid-icap-service

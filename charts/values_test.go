@@ -171,6 +171,7 @@ var changed = map[string]any{
 	"exporter.image.digest":              "sha256:" + strings.Repeat("cd", 32),
 	"exporter.logLevel":                  "warn",
 	"exporter.logFormat":                 "json",
+	"exporter.registries":                []any{"internal=registry.internal.example,*.cdn.internal.example"},
 	"exporter.extraArgs":                 []any{"--squid.timeout=3s"},
 	"exporter.resources":                 map[string]any{"limits": map[string]any{"memory": "99Mi"}},
 	"probe.targets":                      []any{map[string]any{"name": "x", "blob": "quay.io/a/b@sha256:" + strings.Repeat("ef", 32)}},
