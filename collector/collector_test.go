@@ -73,6 +73,8 @@ func TestCollectorGolden(t *testing.T) {
 		// comes from storedir exactly, not from info's sum of the kids
 		// (316 KB used of 32358400 bytes); the kids' helpers are added up.
 		{"squid-7.7-workers2.prom", fixtures("squid-7.7-workers2-", allReports...), nil},
+		// store_id_bypass off: no count in the report, and none bypassed.
+		{"store_id-bypass-off.prom", map[string]string{"store_id": "squid-5.7-bypass-off-store_id.txt"}, []string{"store_id"}},
 		{"storedir-smp.prom", map[string]string{"storedir": "squid-smp-storedir.txt"}, []string{"storedir"}},
 		// Squid 5.7, two workers sharing a ufs dir: it counts once.
 		{"storedir-shared-ufs.prom", map[string]string{"storedir": "squid-5.7-workers2-storedir.txt"}, []string{"storedir"}},

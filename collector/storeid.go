@@ -25,8 +25,8 @@ var (
 	helperServiceDesc  = newDesc("helper_average_service_time_seconds",
 		"Squid's moving average of the time the helper took to answer, in whole milliseconds.", "helper")
 	helperBypassedDesc = newDesc("helper_bypassed_requests_total",
-		"Requests Squid did not send to the helper because all its children were busy "+
-			"(only with the helper's bypass setting on, Squid's default).", "helper")
+		"Requests Squid answered without the helper because all its children were busy "+
+			"(always 0 with the helper's bypass setting off).", "helper")
 )
 
 type helperCollector struct {
@@ -42,11 +42,22 @@ func (c helperCollector) Update(report []byte, ch chan<- prometheus.Metric) erro
 	send(ch, helperRequestsDesc, ct, h.Requests, c.helper)
 	send(ch, helperRepliesDesc, ct, h.Replies, c.helper)
 	send(ch, helperTimeoutsDesc, ct, h.TimedOut, c.helper)
-	send(ch, helperBypassedDesc, ct, h.Bypassed, c.helper)
+	send(ch, helperBypassedDesc, ct, bypassed(h), c.helper)
 	send(ch, helperQueueDesc, g, h.QueueLength, c.helper)
 	send(ch, helperActiveDesc, g, h.ActiveChildren, c.helper)
 	send(ch, helperMaxDesc, g, h.MaxChildren, c.helper)
 	send(ch, helperBusyDesc, g, h.BusyChildren, c.helper)
 	send(ch, helperServiceDesc, g, h.AverageServiceSeconds, c.helper)
 	return nil
+}
+
+// bypassed is the bypass count. Squid prints it only with the helper's
+// bypass setting on (store_id_bypass, its default); off, Squid never
+// bypasses the helper, so 0 is the count, and the series, its panel and
+// its alert work whatever the setting.
+func bypassed(h *cachemgr.HelperStats) float64 {
+	if cachemgr.IsMissing(h.Bypassed) {
+		return 0
+	}
+	return h.Bypassed
 }

@@ -59,7 +59,8 @@ func TestExpressionsAgainstRealPrometheus(t *testing.T) {
 
 	// Wait until rates have two points and the probe has run twice.
 	waitFor(t, prom, `squid:request_hit_ratio:rate5m`, `squid_probe_rounds_total >= 2`, `squid:cache_memory_usage:ratio`,
-		`rate(squid_store_id_check_duration_seconds_count[10s]) > 0`, `rate(squid_icap_request_duration_seconds_count[10s]) > 0`)
+		`rate(squid_store_id_check_duration_seconds_count[10s]) > 0`, `rate(squid_icap_request_duration_seconds_count[10s]) > 0`,
+		`squid_cache_dir_lru_reference_age_seconds`) // once a blob is on disk
 
 	d, err := Load(file)
 	if err != nil {
@@ -212,7 +213,7 @@ func startStack(t *testing.T) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	squidCollector, err := collector.New(client, []string{"counters", "info", "storedir"}, logger)
+	squidCollector, err := collector.New(client, []string{"counters", "info", "service_times", "store_id", "storedir"}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
