@@ -22,9 +22,10 @@ mapfile -t packages < <(grep -rlE --include='*_test.go' 'squidtest\.Start\(|test
   xargs -n1 dirname | sort -u)
 packages+=(./internal/squidtest)
 # With workers 2, the packages whose features SMP users have: the exporter
-# on every report, the binary, the harness itself. The prober's verdicts
-# need a single process (squidtest.MemHitNeedsOneProcess).
-smp_packages=(./internal/squidtest ./exporter ./cmd/...)
+# on every report, the binary, the traffic metrics from the access log that
+# all workers write, the harness itself. The prober's verdicts need a
+# single process (squidtest.MemHitNeedsOneProcess).
+smp_packages=(./internal/squidtest ./exporter ./cmd/... ./traffic)
 
 run() {
   local name=$1; shift
