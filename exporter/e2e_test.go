@@ -21,7 +21,8 @@ import (
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testio"
 )
 
-var reports = []string{"counters", "info", "storedir"}
+// reports are every report the exporter reads: a scrape sends 5 requests.
+var reports = []string{"counters", "info", "service_times", "store_id", "storedir"}
 
 // startExporter serves /metrics for the Squid at squidURL and returns the
 // metrics URL and the exporter's log.
@@ -92,7 +93,8 @@ func TestCountersFollowRealTraffic(t *testing.T) {
 		t.Errorf("hit bytes moved by %v, want at least %v", got, m*squidtest.ObjectSize)
 	}
 	for _, series := range []string{"squid_up", `squid_exporter_report_success{report="info"}`,
-		`squid_exporter_report_success{report="counters"}`, `squid_exporter_report_success{report="storedir"}`} {
+		`squid_exporter_report_success{report="counters"}`, `squid_exporter_report_success{report="storedir"}`,
+		`squid_exporter_report_success{report="service_times"}`, `squid_exporter_report_success{report="store_id"}`} {
 		if after[series] != 1 {
 			t.Errorf("%s = %v, want 1", series, after[series])
 		}
