@@ -60,7 +60,10 @@ func TestExpressionsAgainstRealPrometheus(t *testing.T) {
 	// Wait until rates have two points and the probe has run twice.
 	waitFor(t, prom, `squid:request_hit_ratio:rate5m`, `squid_probe_rounds_total >= 2`, `squid:cache_memory_usage:ratio`,
 		`rate(squid_store_id_check_duration_seconds_count[10s]) > 0`, `rate(squid_icap_request_duration_seconds_count[10s]) > 0`,
-		`squid_cache_dir_lru_reference_age_seconds`) // once a blob is on disk
+		`squid_cache_dir_lru_reference_age_seconds`, // once a blob is on disk
+		// A blob hit's series starts with the first hit, and its rate needs
+		// two scrapes of it: on a slower Squid that is after the rounds.
+		`squid:blob_hit_ratio:rate5m`)
 
 	d, err := Load(file)
 	if err != nil {
