@@ -107,12 +107,16 @@ func (t *tail) step() {
 	t.read()
 	st, err := os.Stat(t.f.Path)
 	switch {
-	case err != nil || inode(st) != t.ino:
-		// Renamed away (or removed): what was written before the rename
-		// has been read; the next step opens the new file from its start.
+	case err != nil:
+		// Renamed away, and no new file yet: Squid writes to the old one
+		// until it reopens its logs (squid -k rotate first flushes its
+		// buffer there), so it is read on until a new file is in place.
+	case inode(st) != t.ino:
+		// A new file: Squid is done with the old one, which is read to its
+		// end; the new one is read from its start.
 		t.read()
 		t.close()
-		if err == nil && t.open(false) == nil {
+		if t.open(false) == nil {
 			t.read()
 		}
 	case st.Size() < t.offset:

@@ -97,6 +97,14 @@ func TestFollower(t *testing.T) {
 			os.Rename(path, filepath.Join(dir, "access.log.0"))
 			appendTo(t, path, line(3))
 		}, "1,2,3"},
+		{"rotation by rename, flushed to the old file before the new one exists", "", func(t *testing.T, path, dir string) {
+			old := filepath.Join(dir, "access.log.0")
+			appendTo(t, path, line(1))
+			os.Rename(path, old)
+			time.Sleep(100 * time.Millisecond) // polls that find no file
+			appendTo(t, old, line(2))          // squid -k rotate flushes its buffer, then reopens
+			appendTo(t, path, line(3))
+		}, "1,2,3"},
 		{"rotation by truncation", "", func(t *testing.T, path, _ string) {
 			appendTo(t, path, line(1)+line(2))
 			time.Sleep(20 * time.Millisecond)
