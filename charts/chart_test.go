@@ -181,7 +181,7 @@ func TestSquidConfParses(t *testing.T) {
 			write("etc/ca/tls.crt", crt)
 			write("etc/ca/tls.key", key)
 			write("etc/upstream-ca/bundle.pem", crt)
-			write("run/cachemgr.conf", "cachemgr_passwd secret info counters storedir\n")
+			write("run/cachemgr.conf", "cachemgr_passwd secret info counters storedir service_times store_id\n")
 			write("bin/squid-store-id-helper", "#!/bin/sh\n")
 			if err := os.Chmod(filepath.Join(dir, "bin/squid-store-id-helper"), 0o755); err != nil {
 				t.Fatal(err)
@@ -436,5 +436,59 @@ func TestCacheStorage(t *testing.T) {
 	claims, _ := sts.get("spec", "volumeClaimTemplates").([]any)
 	if len(claims) != 1 || claims[0].(map[string]any)["metadata"].(map[string]any)["name"] != "cache" {
 		t.Errorf("with persistence: claims %v", claims)
+	}
+}
+
+// squid.enabled false: the exporter alone, for a Squid the chart does not run.
+func TestExistingSquid(t *testing.T) {
+	objs := objects(t, mustRender(t, []string{"testdata/existing-squid-values.yaml"}, nil))
+	sts := find(t, objs, "StatefulSet", "squid-cache")
+	spec := sts.get("spec", "template", "spec").(map[string]any)
+	containers, _ := spec["containers"].([]any)
+	if len(containers) != 1 || containers[0].(map[string]any)["name"] != "exporter" || spec["initContainers"] != nil || sts.get("spec", "replicas") != 1 {
+		t.Fatalf("want one exporter container and one replica, got %v", spec)
+	}
+	args := strings.Join(func() (a []string) {
+		for _, x := range containers[0].(map[string]any)["args"].([]any) {
+			a = append(a, x.(string))
+		}
+		return
+	}(), " ")
+	for _, want := range []string{"--squid.address=http://squid.proxy.svc:3128", "--squid.access-log=tcp://0.0.0.0:5140",
+		"--squid.access-log.allowed-peers=10.244.0.0/16", "--squid.password-file=", "--probe.ca-file="} {
+		if !strings.Contains(args, want) {
+			t.Errorf("exporter args %q lack %q", args, want)
+		}
+	}
+	for _, o := range objs {
+		if o.kind() == "Secret" || (o.kind() == "ConfigMap" && strings.HasSuffix(o.name(), "-ca")) {
+			t.Errorf("%s %s rendered for an existing Squid", o.kind(), o.name())
+		}
+	}
+	if _, ok := find(t, objs, "ConfigMap", "squid-cache").get("data", "squid.conf").(string); ok {
+		t.Error("squid.conf rendered for an existing Squid")
+	}
+	var ports []any
+	for _, p := range find(t, objs, "Service", "squid-cache").get("spec", "ports").([]any) {
+		ports = append(ports, p.(map[string]any)["name"])
+	}
+	if !slices.Equal(ports, []any{"access-log", "metrics"}) {
+		t.Errorf("Service ports %v, want access-log and metrics", ports)
+	}
+	for _, c := range []struct {
+		unset, want string
+	}{
+		{"existingSquid.address", "existingSquid.address"},
+		{"existingSquid.accessLogFrom", "existingSquid.accessLogFrom"},
+		{"probe.caConfigMap", "probe.caConfigMap"},
+	} {
+		var empty any = ""
+		if c.unset == "existingSquid.accessLogFrom" {
+			empty = []any{}
+		}
+		_, err := render(t, []string{"testdata/existing-squid-values.yaml"}, map[string]any{c.unset: empty})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("without %s: %v, want an error naming it", c.unset, err)
+		}
 	}
 }

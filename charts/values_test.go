@@ -132,6 +132,7 @@ func TestREADMEValuesTableIsValuesYAML(t *testing.T) {
 // other value; the rest are flipped (bool), incremented (int) or set to a
 // sentinel (free string).
 var changed = map[string]any{
+	"squid.enabled":                      true, // the existing-Squid base has it false
 	"commonLabels":                       map[string]any{"team": "x"},
 	"image.digest":                       "sha256:" + strings.Repeat("ab", 32),
 	"image.pullPolicy":                   "Always",
@@ -171,6 +172,8 @@ var changed = map[string]any{
 	"exporter.image.digest":              "sha256:" + strings.Repeat("cd", 32),
 	"exporter.logLevel":                  "warn",
 	"exporter.logFormat":                 "json",
+	"existingSquid.address":              "http://other.proxy.svc:3128",
+	"existingSquid.accessLogFrom":        []any{"10.9.0.0/16"},
 	"exporter.registries":                []any{"internal=registry.internal.example,*.cdn.internal.example"},
 	"exporter.extraArgs":                 []any{"--squid.timeout=3s"},
 	"exporter.resources":                 map[string]any{"limits": map[string]any{"memory": "99Mi"}},
@@ -240,8 +243,8 @@ var changed = map[string]any{
 }
 
 // bases are the renders a changed value is compared with: everything on
-// (and cert-manager's API present), and the defaults. A value is used when
-// changing it changes at least one of them.
+// (and cert-manager's API present), the defaults, and the exporter alone for
+// an existing Squid. A value is used when changing it changes at least one.
 var bases = []struct {
 	name  string
 	files []string
@@ -249,6 +252,7 @@ var bases = []struct {
 }{
 	{"all features, cert-manager", allFeatures, []string{"--api-versions", "cert-manager.io/v1"}},
 	{"defaults", nil, nil},
+	{"existing Squid", []string{"testdata/existing-squid-values.yaml"}, nil},
 }
 
 func TestEveryValueChangesTheRender(t *testing.T) {
@@ -280,15 +284,20 @@ func TestEveryValueChangesTheRender(t *testing.T) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			var errs []error // a value may be invalid beside some bases' values
 			for i, b := range bases {
 				out, err := render(t, b.files, map[string]any{v.path: to}, b.extra...)
 				if err != nil {
-					t.Errorf("%s=%v: %v", v.path, to, err)
-					return
+					errs = append(errs, err)
+					continue
 				}
 				if stable(out) != base[i] {
 					return
 				}
+			}
+			if len(errs) == len(bases) {
+				t.Errorf("%s=%v renders with no base: %v", v.path, to, errs)
+				return
 			}
 			if v.path == "ca.validityDays" {
 				return // only the random certificate changes: TestGeneratedCA checks it

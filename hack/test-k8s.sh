@@ -45,7 +45,7 @@ die() { log "FAIL: $*"; exit 1; }
 if [[ -n ${KUBECONFIG:-} ]]; then
   log "using the cluster in KUBECONFIG=$KUBECONFIG"
   k() { kubectl "$@"; }
-  h() { helm "$@"; }
+  h() { helm "$@" 2> >(grep -v 'found symbolic link in path' >&2); }
   load() { [[ -n ${LOAD_IMAGE:-} ]] || die "set LOAD_IMAGE to the command that loads a docker-archive into the cluster"
     $LOAD_IMAGE "$1"; }
 else
@@ -55,7 +55,7 @@ else
     "$CLUSTER" up --monitoring
   fi
   k() { "$CLUSTER" exec -- kubectl "$@"; }
-  h() { "$CLUSTER" exec -- helm "$@"; }
+  h() { "$CLUSTER" exec -- helm "$@" 2> >(grep -v 'found symbolic link in path' >&2); }
   load() { "$CLUSTER" load-image "$1" >/dev/null 2>&1; }
 fi
 kn() { k -n "$NS" "$@"; }
@@ -120,14 +120,14 @@ pods() { kn get pods -l app.kubernetes.io/instance=$REL,app.kubernetes.io/compon
 ca_sum() { kn get configmap "$FULL-ca" -o jsonpath='{.data.ca\.crt}' | sha256sum | cut -c1-16; }
 secret_sum() { kn get secret "$FULL-ca" -o jsonpath='{.data.tls\.crt}' | sha256sum | cut -c1-16; }
 
-# helm_test WANT [REASON]: WANT=pass|fail; a failure must name REASON.
+# helm_test WANT [REASON [RELEASE]]: WANT=pass|fail; a failure must name REASON.
 helm_test() {
-  local want=$1 reason=${2:-} t=$SECONDS
-  if hn test "$REL" --timeout 3m >"$WORK/test.log" 2>&1; then
-    [[ $want == pass ]] && ok "helm test passed ($((SECONDS - t))s)" || { fail "helm test passed on a broken release"; cat "$WORK/test.log" >&2; }
+  local want=$1 reason=${2:-} rel=${3:-$REL} t=$SECONDS
+  if hn test "$rel" --timeout 3m >"$WORK/test.log" 2>&1; then
+    [[ $want == pass ]] && ok "helm test $rel passed ($((SECONDS - t))s)" || { fail "helm test passed on a broken release"; cat "$WORK/test.log" >&2; }
     return
   fi
-  kn logs "$FULL-test-probe" >"$WORK/test-pod.log" 2>&1 || true
+  kn logs "$rel-squid-cache-test-probe" >"$WORK/test-pod.log" 2>&1 || true
   if [[ $want == pass ]]; then
     fail "helm test failed"; cat "$WORK/test.log" "$WORK/test-pod.log" >&2; return
   fi
@@ -177,7 +177,7 @@ for pod in $(pods | cut -d= -f1); do
 done
 helm_test pass
 verdicts
-ca0=$(ca_sum) secret0=$(secret_sum) pods0=$(pods)
+ca0=$(ca_sum) secret0=$(secret_sum)
 
 # --- Prometheus (cluster up --monitoring)
 prom() { k get --raw "/api/v1/namespaces/monitoring/services/prometheus:9090/proxy/api/v1/$1" 2>/dev/null || true; }
@@ -198,13 +198,35 @@ if k -n monitoring get service prometheus >/dev/null 2>&1; then
   # 2 pods x 3 endpoints (exporter, ICAP service, store-ID helper).
   [[ $up == 6 ]] && ok "Prometheus: the ServiceMonitor's 6 targets (2 pods x exporter, ICAP, store-ID) are up" || fail "Prometheus: sum(up) of the ServiceMonitor targets is $up, want 6"
   [[ $squid_up == 2 ]] && ok "Prometheus: squid_up is 1 on both replicas" || fail "Prometheus: sum(squid_up) is $squid_up, want 2"
-  # The probe's own view of the pulls, per replica and target. The
-  # access-log traffic metrics (blob hit ratio by registry) will add their
-  # check here once the exporter has them.
+  # The probe's own view of the pulls, per replica and target.
   [[ $probes == 6 ]] && ok "Prometheus: squid_probe_success, _cache_hit and _digest_match are 1 for 3 targets on 2 replicas" || fail "Prometheus: probe verdicts passing: $probes of 6"
   [[ $rules == "$nwant" ]] && ok "Prometheus: all $nwant alerts and recording rules of alerts/ loaded, health ok" || fail "Prometheus: $rules of $nwant rules loaded"
   hits=$(promq "sum(squid_probe_proxy_hits_total{namespace=\"$NS\"})" | jq -r '.data.result[0].value[1] // 0')
   [[ ${hits%.*} -gt 0 ]] && ok "Prometheus: the probe's pulls counted $hits hits in Squid" || fail "Prometheus: no probe hits counted"
+  # The traffic metrics (Squid's access log) say what the pulls did. The
+  # prober is the only client, so the log's requests and CONNECT tunnels are
+  # the prober's own count to the request, and its hits are blob hits; blobs
+  # count under the registry pulled from (the CDN's under quay.test).
+  sel="namespace=\"$NS\""
+  for _ in $(seq 30); do
+    reqdiff=$(promq "sum(squid_access_requests_total{$sel}) + sum(squid_access_tunnels_total{$sel}) - sum(squid_probe_proxy_requests_total{$sel})" | jq -r '.data.result[0].value[1] // "none"')
+    hitdiff=$(promq "sum(squid_access_requests_total{$sel,object=\"blob\",cache=\"hit\"}) - sum(squid_probe_proxy_hits_total{$sel})" | jq -r '.data.result[0].value[1] // "none"')
+    [[ $reqdiff == 0 && $hitdiff == 0 ]] && break
+    sleep 3
+  done
+  [[ $reqdiff == 0 && $hitdiff == 0 ]] && ok "traffic metrics: requests + tunnels = the prober's requests through Squid, blob hits = the prober's hits" ||
+    fail "traffic metrics vs the prober: requests differ by $reqdiff, hits by $hitdiff"
+  promq "sum by (pod, registry, cache) (squid_access_requests_total{$sel,object=\"blob\"})" |
+    jq -r '.data.result[] | "\(.metric.pod) \(.metric.registry) \(.metric.cache) \(.value[1])"' | sort >"$WORK/blobs.txt"
+  registries=$(awk '{print $2}' "$WORK/blobs.txt" | sort -u | tr '\n' ' ')
+  [[ $registries == "quay.test registry.access.test " ]] && ok "blobs counted under their registries: $registries" || fail "blob registries: $registries"
+  ratio=$(promq "sum by (pod, registry) (squid_access_requests_total{$sel,object=\"blob\",cache=\"hit\"}) / sum by (pod, registry) (squid_access_requests_total{$sel,object=\"blob\",cache=~\"hit|miss|revalidated\"})" |
+    jq -r '.data.result[] | "\(.metric.pod)/\(.metric.registry)=\(.value[1] | tonumber * 100 | floor)%"' | sort | tr '\n' ' ')
+  misses=$(awk '$3 == "miss" {m += $4} END {print m + 0}' "$WORK/blobs.txt")
+  # Each replica's first pull of each of its 3 blobs is a miss, at least;
+  # every second pull was a hit (the verdicts above).
+  ((misses >= 6)) && ok "blob hit ratio per replica and registry: $ratio($misses misses: the first pulls)" || fail "blob misses $misses, ratio $ratio"
+  sed 's/^/     /' "$WORK/blobs.txt" >&2
   # The private path: the store-ID helper verified signed CDN URLs with the
   # CDN, and the ICAP service took Authorization off CDN blob requests.
   verified=$(promq "sum(squid_store_id_requests_total{namespace=\"$NS\",result=\"verified\"})" | jq -r '.data.result[0].value[1] // 0')
@@ -214,6 +236,44 @@ if k -n monitoring get service prometheus >/dev/null 2>&1; then
 else
   log "no Prometheus in namespace monitoring: monitoring checks skipped (cluster up --monitoring runs them)"
 fi
+
+# --- the chart for a Squid it does not run: the exporter alone, watching
+# replica 0 of the first release, which logs to it and lets it read the cache
+# manager (with the same password).
+# The pods' network: the node's podCIDR, or the /16 of replica 0's address.
+pod_cidr=$(k get nodes -o jsonpath='{.items[0].spec.podCIDR}')
+[[ -n $pod_cidr ]] || pod_cidr=$(kn get pod "$FULL-0" -o jsonpath='{.status.podIP}' | awk -F. '{print $1"."$2".0.0/16"}')
+cat >"$WORK/ext.yaml" <<EOF
+squid:
+  enabled: false
+existingSquid:
+  address: http://$FULL-0.$FULL-headless.$NS.svc:3128
+  accessLogFrom: [$pod_cidr]
+cachemgr:
+  existingSecret: $FULL-cachemgr
+probe:
+  caConfigMap: $FULL-ca
+EOF
+t=$SECONDS
+if hn install ext $CHART -f hack/k8s/values.yaml -f "$WORK/ext.yaml" --wait --timeout 3m >"$WORK/ext.log" 2>&1; then
+  ext_ip=$(kn get service ext-squid-cache -o jsonpath='{.spec.clusterIP}')
+  cat >"$WORK/log-to-ext.yaml" <<EOF
+squid:
+  extraConfig: |
+    acl pods src $pod_cidr
+    http_access allow pods manager
+    access_log tcp://$ext_ip:5140 logformat=squid_probe on-error=drop
+EOF
+  hn upgrade "$REL" $CHART "${VALUES[@]}" -f "$WORK/log-to-ext.yaml" --wait --timeout 5m >/dev/null
+  ok "an exporter-only release (squid.enabled=false) for replica 0 of $REL ($((SECONDS - t))s)"
+  helm_test pass "" ext
+  ext_up=$(k get --raw "/api/v1/namespaces/$NS/services/ext-squid-cache:metrics/proxy/metrics" | grep -E '^squid_up ' || true)
+  [[ $ext_up == "squid_up 1" ]] && ok "its squid_up is 1: it reads the existing Squid's cache manager" || fail "existing Squid: $ext_up"
+  hn uninstall ext --wait >/dev/null
+else
+  fail "helm install of the exporter-only release"; cat "$WORK/ext.log" >&2
+fi
+pods0=$(pods)
 
 # --- broken releases fail helm test, naming the reason
 t=$SECONDS
