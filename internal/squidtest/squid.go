@@ -107,8 +107,21 @@ func Start(t testing.TB, opts Options) *Squid {
 		s.Stop()
 		os.RemoveAll(s.Dir)
 	})
-	s.Restart()
-	return s
+	// The free port may be taken between FreePort and Squid's bind, by a
+	// client's ephemeral port or another test's Squid: then take another.
+	for attempt := 1; ; attempt++ {
+		out, err := s.start()
+		if err == nil {
+			return s
+		}
+		if attempt == 3 || !strings.Contains(out+s.tail(s.CacheLog), "Address already in use") {
+			s.t.Fatalf("squid did not come up: %v\noutput: %s\ncache.log:\n%s", err, out, s.tail(s.CacheLog))
+		}
+		s.Port = FreePort(t)
+		s.URL = fmt.Sprintf("http://127.0.0.1:%d", s.Port)
+		s.writeFile("squid.conf", config(s.Dir, s.Port, s.build.workers, opts))
+		s.chownToProxy()
+	}
 }
 
 // makeDir creates the working directory. t.TempDir is mode 0700 and Squid
@@ -196,6 +209,14 @@ func (s *Squid) run(bin string, args ...string) {
 // and waits until its cache manager answers.
 func (s *Squid) Restart() {
 	s.t.Helper()
+	if out, err := s.start(); err != nil {
+		s.t.Fatalf("squid did not come up: %v\noutput: %s\ncache.log:\n%s", err, out, s.tail(s.CacheLog))
+	}
+}
+
+// start starts Squid and waits until it (every kid) answers; on failure it
+// stops what started and returns Squid's output.
+func (s *Squid) start() (string, error) {
 	if s.cmd != nil {
 		s.t.Fatal("squidtest: Restart while running")
 	}
@@ -205,7 +226,7 @@ func (s *Squid) Restart() {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("starting squid: %v", err)
+		return "", fmt.Errorf("starting squid: %w", err)
 	}
 	s.cmd, s.exited = cmd, make(chan struct{})
 	go func() { cmd.Wait(); close(s.exited) }()
@@ -214,9 +235,10 @@ func (s *Squid) Restart() {
 		err = s.waitKids(15 * time.Second)
 	}
 	if err != nil {
-		s.Stop()
-		s.t.Fatalf("squid did not come up: %v\noutput: %s\ncache.log:\n%s", err, out.String(), s.tail(s.CacheLog))
+		s.Stop() // Squid has exited: its output is whole
+		return out.String(), err
 	}
+	return "", nil // Squid still writes to out
 }
 
 // waitReady polls the cache manager until it answers with any HTTP status:
