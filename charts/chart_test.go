@@ -492,3 +492,45 @@ func TestExistingSquid(t *testing.T) {
 		}
 	}
 }
+
+// Kubernetes resolves a Service's named targetPort in the pod's containers,
+// not in its native sidecars (init containers): a name must be a port of a
+// container, or the endpoint is silently missing (seen: no metrics target).
+func TestServicePortsReachAContainer(t *testing.T) {
+	for _, files := range [][]string{allFeatures, {"testdata/existing-squid-values.yaml"}} {
+		objs := objects(t, mustRender(t, files, nil))
+		spec := find(t, objs, "StatefulSet", "squid-cache").get("spec", "template", "spec").(map[string]any)
+		named, numbered := map[string]bool{}, map[int]bool{}
+		for _, c := range spec["containers"].([]any) {
+			for _, p := range c.(map[string]any)["ports"].([]any) {
+				named[p.(map[string]any)["name"].(string)] = true
+			}
+		}
+		for _, key := range []string{"initContainers", "containers"} {
+			cs, _ := spec[key].([]any)
+			for _, c := range cs {
+				ports, _ := c.(map[string]any)["ports"].([]any)
+				for _, p := range ports {
+					numbered[p.(map[string]any)["containerPort"].(int)] = true
+				}
+			}
+		}
+		for _, o := range objs {
+			if o.kind() != "Service" {
+				continue
+			}
+			for _, p := range o.get("spec", "ports").([]any) {
+				switch tp := p.(map[string]any)["targetPort"].(type) {
+				case string:
+					if !named[tp] {
+						t.Errorf("%v: Service %s port %v: targetPort %q is no port of a container", files, o.name(), p, tp)
+					}
+				case int:
+					if !numbered[tp] {
+						t.Errorf("%v: Service %s targetPort %d is no container's port", files, o.name(), tp)
+					}
+				}
+			}
+		}
+	}
+}
