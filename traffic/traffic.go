@@ -49,7 +49,7 @@ func (c *Counter) makeMetrics() {
 		[]string{"registry", "object", "cache"})
 	durations := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "squid_access_request_duration_seconds",
 		Help:    "Time Squid took for a request, by object and cache outcome.",
-		Buckets: prometheus.ExponentialBucketsRange(0.001, 300, 16)}, []string{"object", "cache"})
+		Buckets: prometheus.ExponentialBucketsRange(0.001, 300, 11)}, []string{"object", "cache"})
 	tunnels := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "squid_access_tunnels_total",
 		Help: "CONNECT lines in Squid's access log, by registry: tunnels, ssl-bump's included; never requests."},
 		[]string{"registry"})
