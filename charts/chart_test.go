@@ -228,7 +228,7 @@ func TestAccessLogGoesToTheExporterInItsFormat(t *testing.T) {
 	conf := configData(t, objects(t, mustRender(t, nil, map[string]any{"exporter.accessLogPort": 5199})), "squid.conf")
 	for _, want := range []string{
 		accesslog.ProbeLogFormat,
-		"access_log tcp://127.0.0.1:5199 logformat=squid_probe on-error=drop",
+		"access_log tcp://127.0.0.1:5199 logformat=squid_probe on-error=drop has_request",
 		"request_header_access " + accesslog.MarkerHeader + " deny all",
 	} {
 		if !slices.Contains(strings.Split(conf, "\n"), want) {
