@@ -24,7 +24,7 @@
 # Cluster: the one in $KUBECONFIG when set (kubectl and helm from PATH; set
 # LOAD_IMAGE to the command that loads a docker-archive, e.g.
 # "kind load image-archive"), else ../shared/k8s/cluster, started with
-# --monitoring when it is not up.
+# --monitoring when it is not up (and then stopped again at the end).
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 T0=$(date +%s)
@@ -36,6 +36,7 @@ CLUSTER=${CLUSTER:-$(realpath -m ../shared/k8s/cluster)}
 IMAGES=${IMAGES:-_output/images}
 WORK=$(mktemp -d)
 fails=0
+started_cluster=0
 
 log() { printf '[test-k8s %s +%ss] %s\n' "$(date +%T)" "$(($(date +%s) - T0))" "$*" >&2; }
 ok() { log "ok: $*"; }
@@ -51,8 +52,9 @@ if [[ -n ${KUBECONFIG:-} ]]; then
 else
   [[ -x $CLUSTER ]] || die "no KUBECONFIG and no cluster tool at $CLUSTER"
   if ! "$CLUSTER" status >/dev/null 2>&1; then
-    log "starting the cluster: $CLUSTER up --monitoring"
+    log "starting the cluster: $CLUSTER up --monitoring (stopped again at the end)"
     "$CLUSTER" up --monitoring
+    started_cluster=1
   fi
   k() { "$CLUSTER" exec -- kubectl "$@"; }
   h() { "$CLUSTER" exec -- helm "$@" 2> >(grep -v 'found symbolic link in path' >&2); }
@@ -65,6 +67,7 @@ cleanup() {
   hn uninstall "$REL" --wait >/dev/null 2>&1 || true
   k delete namespace "$NS" --wait=true --timeout=2m >/dev/null 2>&1 || true
   rm -rf "$WORK"
+  if ((started_cluster)); then "$CLUSTER" down >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 
@@ -186,15 +189,21 @@ if k -n monitoring get service prometheus >/dev/null 2>&1; then
   log "Prometheus: waiting for the ServiceMonitor's targets, the verdicts and the rules"
   want_rules=$(grep -oE '^\s*- (alert|record): \S+' alerts/squid-cache-exporter.rules.yml | awk '{print $3}' | sort)
   nwant=$(wc -l <<<"$want_rules")
-  up="" squid_up="" probes="" rules=""
+  up="" squid_up="" probes="" rules="" t=$SECONDS
+  declare -A seen=()
   for _ in $(seq 60); do
-    up=$(promq "sum(up{namespace=\"$NS\",service=\"$FULL\"})" | jq -r '.data.result[0].value[1] // 0')
-    squid_up=$(promq "sum(squid_up{namespace=\"$NS\"})" | jq -r '.data.result[0].value[1] // 0')
-    probes=$(promq "sum(squid_probe_success{namespace=\"$NS\"} * squid_probe_cache_hit * squid_probe_digest_match)" | jq -r '.data.result[0].value[1] // 0')
-    rules=$(prom rules | jq -r '.data.groups[].rules[] | select(.health == "ok") | .name' | sort -u | comm -12 - <(echo "$want_rules") | wc -l)
+    [[ $up == 6 ]] || up=$(promq "sum(up{namespace=\"$NS\",service=\"$FULL\"})" | jq -r '.data.result[0].value[1] // 0')
+    [[ $squid_up == 2 ]] || squid_up=$(promq "sum(squid_up{namespace=\"$NS\"})" | jq -r '.data.result[0].value[1] // 0')
+    [[ $probes == 6 ]] || probes=$(promq "sum(squid_probe_success{namespace=\"$NS\"} * squid_probe_cache_hit * squid_probe_digest_match)" | jq -r '.data.result[0].value[1] // 0')
+    [[ $rules == "$nwant" ]] || rules=$(prom rules | jq -r '.data.groups[].rules[] | select(.health == "ok") | .name' | sort -u | comm -12 - <(echo "$want_rules") | wc -l)
+    for c in "targets:$up:6" "squid_up:$squid_up:2" "verdicts:$probes:6" "rules:$rules:$nwant"; do
+      IFS=: read -r name got want <<<"$c"
+      [[ $got == "$want" && -z ${seen[$name]:-} ]] && seen[$name]=$((SECONDS - t))s
+    done
     [[ $up == 6 && $squid_up == 2 && $probes == 6 && $rules == "$nwant" ]] && break
     sleep 5
   done
+  log "Prometheus saw: targets after ${seen[targets]:-never}, squid_up ${seen[squid_up]:-never}, passing verdicts ${seen[verdicts]:-never}, rules ${seen[rules]:-never}"
   # 2 pods x 3 endpoints (exporter, ICAP service, store-ID helper).
   [[ $up == 6 ]] && ok "Prometheus: the ServiceMonitor's 6 targets (2 pods x exporter, ICAP, store-ID) are up" || fail "Prometheus: sum(up) of the ServiceMonitor targets is $up, want 6"
   [[ $squid_up == 2 ]] && ok "Prometheus: squid_up is 1 on both replicas" || fail "Prometheus: sum(squid_up) is $squid_up, want 2"
