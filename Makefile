@@ -81,7 +81,7 @@ bench:
 
 # Runs each fuzz target for FUZZTIME (the seed corpus already runs in make test).
 FUZZTIME ?= 30s
-FUZZ_PACKAGES := ./cachemgr ./accesslog ./storeid ./icap
+FUZZ_PACKAGES := ./cachemgr ./accesslog ./storeid ./icap ./cdnurl ./internal/redact ./traffic
 fuzz:
 	@for pkg in $(FUZZ_PACKAGES); do \
 	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep ^Fuzz); do \
