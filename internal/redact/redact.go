@@ -42,9 +42,25 @@ func redactQuery(raw string) string {
 	parts := strings.Split(raw, "&")
 	for i, p := range parts {
 		key, _, _ := strings.Cut(p, "=")
+		if !plainKey(key) { // not a parameter name: perhaps a URL glued on, credentials and all
+			key = Mark
+		}
 		parts[i] = key + "=" + Mark
 	}
 	return strings.Join(parts, "&")
+}
+
+// plainKey says a query key looks like a parameter name (X-Amz-Signature).
+func plainKey(k string) bool {
+	if len(k) == 0 || len(k) > 64 {
+		return false
+	}
+	for _, c := range k {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // anyURL finds absolute URLs in free text, up to the quote, space or
