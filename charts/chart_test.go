@@ -18,9 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alecthomas/kingpin/v2"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
+	"github.com/squid-cache-exporter/squid-cache-exporter/collector"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/prober"
 )
@@ -531,6 +533,29 @@ func TestServicePortsReachAContainer(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// The cache manager password covers every report the exporter reads by
+// default: Squid refuses an action the password line does not name, and
+// squid_up would be 0.
+func TestCachemgrPasswordCoversTheExportersReports(t *testing.T) {
+	if _, err := kingpin.CommandLine.Parse(nil); err != nil { // the collectors' flags, at their defaults
+		t.Fatal(err)
+	}
+	script := configData(t, objects(t, mustRender(t, nil, nil)), "start-squid.sh")
+	m := regexp.MustCompile(`printf 'cachemgr_passwd %s ([a-z_ ]+)\\n'`).FindStringSubmatch(script)
+	if m == nil {
+		t.Fatalf("no cachemgr_passwd line in start-squid.sh:\n%s", script)
+	}
+	actions := strings.Fields(m[1])
+	if len(collector.EnabledReports()) < 3 {
+		t.Fatalf("the exporter reads only %v by default?", collector.EnabledReports())
+	}
+	for _, report := range collector.EnabledReports() {
+		if !slices.Contains(actions, report) {
+			t.Errorf("cachemgr_passwd names %v, not the exporter's report %q", actions, report)
 		}
 	}
 }
