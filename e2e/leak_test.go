@@ -298,3 +298,23 @@ func TestNoLeakUnderLoadAndFaults(t *testing.T) {
 		})
 	}
 }
+
+// A signed URL whose check failed (here: timed out) is fetched, but never
+// stored: replayed once it has expired, it goes to the CDN and gets the
+// CDN's 403, not the cached blob.
+func TestUnverifiedURLReplayedAfterExpiry(t *testing.T) {
+	s := startEdited(t, true, func(l string) string { return strings.Replace(l, "--check-timeout=5s", "--check-timeout=100ms", 1) })
+	h, data := s.Quay.RandomBlob(64 << 10)
+	const left = 3 * time.Second
+	signed := s.Quay.SignedURL(h, 10*time.Minute-left) // quay's signatures last 10 minutes
+	s.Quay.SlowChecks(300 * time.Millisecond)
+	anyone := s.client("", "")
+	if status, body := anyone.cdnGet(t, signed, ""); status != http.StatusOK || !bytes.Equal(body, data) {
+		t.Fatalf("while valid: %d, %d bytes", status, len(body))
+	}
+	s.Quay.SlowChecks(0)
+	time.Sleep(left + time.Second)
+	if status, body := anyone.cdnGet(t, signed, ""); leaked(status, body, data) {
+		t.Errorf("the expired signed URL got %d and the blob's bytes from the cache", status)
+	}
+}

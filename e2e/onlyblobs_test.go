@@ -61,11 +61,22 @@ func TestOnlyBlobsAreShared(t *testing.T) {
 		}
 	})
 
+	t.Run("redirect to the CDN", func(t *testing.T) {
+		// quay's 302 names a signed URL of Alice's: it is never shared.
+		h, _ := s.Quay.RandomBlob(4 << 10)
+		location, _ := alice.signedURL(t, "org/private", h)
+		blob := "https://" + s.Quay.Registry + "/v2/org/private/blobs/" + h.String()
+		status, body, _ := fetch(anonymous.http, blob)
+		if status != http.StatusUnauthorized || strings.Contains(string(body), location) {
+			t.Errorf("an anonymous GET of the blob alice was redirected for: %d, want the registry's 401", status)
+		}
+	})
+
 	// And Squid's log agrees: none of it was a hit.
 	b, _ := os.ReadFile(s.Squid.AccessLog)
 	for _, line := range strings.Split(string(b), "\n") {
 		var e accesslog.Entry
-		if accesslog.Parse([]byte(line), &e) != nil || strings.Contains(string(e.URL), "/blobs/") {
+		if accesslog.Parse([]byte(line), &e) != nil || e.Status == http.StatusOK && strings.Contains(string(e.URL), "/blobs/") {
 			continue
 		}
 		if strings.Contains(string(e.Result), "HIT") {

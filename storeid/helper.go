@@ -75,7 +75,7 @@ func (h *Helper) decide(ctx context.Context, rawURL, shared string) string {
 	default:
 		h.Metrics.observe(resultDenied, took)
 	}
-	return replyOK(cdnurl.UnverifiedKey(rawURL))
+	return replyUnverified(cdnurl.UnverifiedKey(rawURL))
 }
 
 func (h *Helper) write(out io.Writer, line string) {

@@ -69,13 +69,13 @@ func TestHelperReplies(t *testing.T) {
 	}{
 		{"verified URL gets the shared key", signed + " 127.0.0.1/- - GET myip=127.0.0.1 myport=3128\n",
 			[]string{"OK store-id=" + shared}},
-		{"refused URL is filed apart", tampered + "\n", []string{"OK store-id=" + cdnurl.UnverifiedKey(tampered)}},
-		{"a bare blob URL the CDN refuses is filed apart", blob + "\n", []string{"OK store-id=" + cdnurl.UnverifiedKey(blob)}},
-		{"failed check is filed apart", broken + "\n", []string{"OK store-id=" + cdnurl.UnverifiedKey(broken)}},
+		{"refused URL is filed apart", tampered + "\n", []string{"OK store-id=" + cdnurl.UnverifiedKey(tampered) + " unverified=1"}},
+		{"a bare blob URL the CDN refuses is filed apart", blob + "\n", []string{"OK store-id=" + cdnurl.UnverifiedKey(blob) + " unverified=1"}},
+		{"failed check is filed apart", broken + "\n", []string{"OK store-id=" + cdnurl.UnverifiedKey(broken) + " unverified=1"}},
 		{"other URLs are left alone", "https://quay.io/v2/\n", []string{"ERR"}},
 		{"malformed lines get BH", "\n0\nnot-a-url extras\n", []string{`BH message="no URL"`, `0 BH message="no URL"`, `BH message="not a URL"`}},
 		{"channel IDs come back", "0 " + signed + "\n1 https://quay.io/v2/\n2 " + tampered + "\n",
-			[]string{"0 OK store-id=" + shared, "1 ERR", "2 OK store-id=" + cdnurl.UnverifiedKey(tampered)}},
+			[]string{"0 OK store-id=" + shared, "1 ERR", "2 OK store-id=" + cdnurl.UnverifiedKey(tampered) + " unverified=1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,7 +132,7 @@ func TestSlowCheckBlocksNothingElse(t *testing.T) {
 
 func TestCheckTimeout(t *testing.T) {
 	got := run(t, newHelper(t, 50*time.Millisecond), "7 "+slow+"\n")
-	if got[0] != "7 OK store-id="+cdnurl.UnverifiedKey(slow) {
+	if got[0] != "7 OK store-id="+cdnurl.UnverifiedKey(slow)+" unverified=1" {
 		t.Errorf("a check past its time must not verify: %q", got[0])
 	}
 }

@@ -55,6 +55,14 @@ func (r Request) reply(result string) string {
 
 func replyOK(storeID string) string { return "OK store-id=" + storeID }
 
+// UnverifiedNote is the annotation on a request the CDN did not authorize
+// (or could not be asked about). The snippet's "cache deny" on it keeps
+// such a response out of the cache and the cache's answers from it: a
+// later request for the same signed URL, expired by then, must ask the CDN.
+const UnverifiedNote = "unverified=1"
+
+func replyUnverified(storeID string) string { return replyOK(storeID) + " " + UnverifiedNote }
+
 const replyERR = "ERR"
 
 // replyBH says the line could not be understood: Squid logs the message.
