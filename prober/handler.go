@@ -51,6 +51,10 @@ func (s *Scheduler) serveProbe(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel = context.WithTimeout(ctx, budget)
 		defer cancel()
 	}
+	if err := s.spaced(t, time.Now()); err != nil {
+		refuse(w, err)
+		return
+	}
 	release, err := s.onDemand().enter(ctx, time.Now().Add(budget-need))
 	if err != nil {
 		refuse(w, err)
@@ -82,6 +86,12 @@ const retryAfter = "1"
 
 // refuse answers a request whose round could not start.
 func refuse(w http.ResponseWriter, err error) {
+	var soon errTooSoon
+	if errors.As(err, &soon) {
+		w.Header().Set("Retry-After", fmt.Sprint(int(soon.wait.Seconds())+1))
+		http.Error(w, err.Error(), http.StatusTooManyRequests)
+		return
+	}
 	if errors.Is(err, errQueueFull) || errors.Is(err, errNoSlot) {
 		w.Header().Set("Retry-After", retryAfter)
 		http.Error(w, fmt.Sprintf("%v (%d run at once, %d may wait): try again later", err, OnDemandRounds, OnDemandQueue),

@@ -292,3 +292,25 @@ func TestProbeHandlerLeavesBackgroundVerdicts(t *testing.T) {
 		})
 	}
 }
+
+// A target's on-demand rounds are spaced: whoever reaches /probe cannot
+// pile pulls into the traffic metrics. The next one is told when to come.
+func TestOnDemandRoundsAreSpaced(t *testing.T) {
+	rounds := 0
+	s := heldScheduler(func(_ context.Context, t *Target) *Result {
+		rounds++
+		return &Result{Target: t.Name, Success: true}
+	})
+	s.OnDemandEvery = time.Minute
+	if rec := ask(context.Background(), s, ""); rec.Code != http.StatusOK {
+		t.Fatalf("first round: %d %s", rec.Code, rec.Body)
+	}
+	rec := ask(context.Background(), s, "")
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" || rounds != 1 {
+		t.Errorf("a second round at once: %d, Retry-After %q, %d rounds run", rec.Code, rec.Header().Get("Retry-After"), rounds)
+	}
+	s.lastDemand["held"] = time.Now().Add(-time.Minute)
+	if rec := ask(context.Background(), s, ""); rec.Code != http.StatusOK || rounds != 2 {
+		t.Errorf("a minute later: %d, %d rounds", rec.Code, rounds)
+	}
+}

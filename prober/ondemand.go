@@ -3,6 +3,7 @@ package prober
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -65,4 +66,29 @@ func (g *gate) wait(ctx context.Context, by time.Time) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// errTooSoon says a target's last on-demand round is too recent.
+type errTooSoon struct{ wait time.Duration }
+
+func (e errTooSoon) Error() string {
+	return fmt.Sprintf("an on-demand round of this target ran less than the spacing ago; try again in %s", e.wait.Round(time.Second))
+}
+
+// spaced claims the target's next on-demand round now, or says how long
+// until it may run.
+func (s *Scheduler) spaced(t *Target, now time.Time) error {
+	if s.OnDemandEvery <= 0 {
+		return nil
+	}
+	s.spacingMu.Lock()
+	defer s.spacingMu.Unlock()
+	if last, ok := s.lastDemand[t.Name]; ok && now.Sub(last) < s.OnDemandEvery {
+		return errTooSoon{s.OnDemandEvery - now.Sub(last)}
+	}
+	if s.lastDemand == nil {
+		s.lastDemand = map[string]time.Time{}
+	}
+	s.lastDemand[t.Name] = now
+	return nil
 }

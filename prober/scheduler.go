@@ -18,9 +18,16 @@ type Scheduler struct {
 	Prober  *Prober
 	Targets []Target
 	Logger  log.Logger
+	// OnDemandEvery is the least time between two on-demand rounds of one
+	// target (0: none). Each round adds blob pulls to the traffic metrics,
+	// so whoever reaches /probe could otherwise steer the blob hit ratio.
+	OnDemandEvery time.Duration
 
 	gateOnce sync.Once
 	gate     *gate // bounds the on-demand rounds
+
+	spacingMu  sync.Mutex
+	lastDemand map[string]time.Time // target -> start of its last on-demand round
 
 	probeFunc func(context.Context, *Target) *Result // for tests: replaces Prober.Probe
 

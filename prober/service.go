@@ -17,6 +17,11 @@ import (
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/redact"
 )
 
+// DefaultOnDemandEvery spaces a target's on-demand rounds: at most one per
+// 10 s adds too few pulls to move the traffic metrics, and is more than a
+// helm test or a blackbox-style scrape asks.
+const DefaultOnDemandEvery = 10 * time.Second
+
 // Settings are what a command line gives the prober.
 type Settings struct {
 	ConfigFile string        // the probe targets (YAML)
@@ -48,7 +53,7 @@ func NewService(s Settings, log *accesslog.Hub, logger log.Logger) (*Service, er
 		return nil, err
 	}
 	p := &Prober{Proxy: proxy, RootCAs: roots, Log: log, LogWait: s.LogWait}
-	return &Service{scheduler: &Scheduler{Prober: p, Targets: cfg.Targets, Logger: logger}}, nil
+	return &Service{scheduler: &Scheduler{Prober: p, Targets: cfg.Targets, Logger: logger, OnDemandEvery: DefaultOnDemandEvery}}, nil
 }
 
 // rootCAs are the system roots plus the PEM bundle at path.

@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-kit/log"
 
@@ -130,22 +132,49 @@ func directTransport() *http.Transport {
 	return t
 }
 
+// get GETs u and returns its body. A 429 (a round of the target ran just
+// now, or too many run) is waited out as its Retry-After says, within ctx.
 func get(ctx context.Context, u string) (string, error) {
+	for {
+		body, retry, err := getOnce(ctx, u)
+		if retry == 0 {
+			return body, err
+		}
+		select {
+		case <-time.After(retry):
+		case <-ctx.Done():
+			return "", fmt.Errorf("%w (last answer: %v)", ctx.Err(), err)
+		}
+	}
+}
+
+// getOnce is one GET; retry is how long a 429 asks to wait, else 0.
+func getOnce(ctx context.Context, u string) (body string, retry time.Duration, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	resp, err := direct.Do(req)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
+		err = fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
+		if resp.StatusCode == http.StatusTooManyRequests {
+			retry = retryAfter(resp.Header.Get("Retry-After"))
+		}
+		return "", retry, err
 	}
-	return string(b), nil
+	return string(b), 0, nil
+}
+
+// retryAfter reads Retry-After in seconds: at least 1 s, at most a minute.
+func retryAfter(v string) time.Duration {
+	n, _ := strconv.Atoi(v)
+	return time.Duration(min(max(n, 1), 60)) * time.Second
 }
