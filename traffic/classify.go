@@ -39,7 +39,7 @@ func (c Cache) String() string { return cacheNames[c] }
 func ClassifyCache(code []byte, status int) Cache {
 	tag, failed := resultTag(code)
 	switch {
-	case failed || status == 0 || status >= 400:
+	case failed || status == 0 || status >= 400 || isFailure(tag):
 		return Error
 	case status == 304:
 		if isHit(tag) {
@@ -52,10 +52,19 @@ func ClassifyCache(code []byte, status int) Cache {
 		return Hit
 	case bytes.Equal(tag, []byte("REFRESH_UNMODIFIED")):
 		return Revalidated
-	case bytes.Equal(tag, []byte("DENIED")) || bytes.Equal(tag, []byte("DENIED_REPLY")) || bytes.Equal(tag, []byte("REFRESH_FAIL_ERR")):
-		return Error
 	}
 	return Miss
+}
+
+// isFailure: Squid denied the request (a deny_info redirect is still a
+// denial), or failed it without asking the origin (NONE_NONE, whatever
+// the status).
+func isFailure(tag []byte) bool {
+	switch string(tag) {
+	case "DENIED", "DENIED_REPLY", "REFRESH_FAIL_ERR", "NONE", "":
+		return true
+	}
+	return false
 }
 
 // resultTag strips a result code to its core: TCP_CF_MEM_HIT_ABORTED is
@@ -113,14 +122,14 @@ func blobDigest(path []byte) ([]byte, bool) {
 	if q := bytes.IndexByte(path, '?'); q >= 0 {
 		path = path[:q]
 	}
-	i := bytes.Index(path, []byte("sha256"))
-	if i < 0 {
+	if i := bytes.LastIndex(path, []byte("/blobs/sha256:")); i >= 0 { // the last: a repository may be named sha256…
+		if hex := path[i+len("/blobs/sha256:"):]; len(hex) == 64 && isHex(hex) {
+			return hex, true
+		}
 		return nil, false
 	}
-	if rest, ok := bytes.CutPrefix(path[i:], []byte("sha256:")); ok {
-		if i >= len("/blobs/") && bytes.HasSuffix(path[:i], []byte("/blobs/")) && len(rest) == 64 && isHex(rest) {
-			return rest, true
-		}
+	i := bytes.Index(path, []byte("sha256"))
+	if i < 0 {
 		return nil, false
 	}
 	for rest := path[i:]; len(rest) > 0; {

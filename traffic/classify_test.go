@@ -45,6 +45,9 @@ func TestClassifyCache(t *testing.T) {
 		{"NONE_NONE", 0, Error},
 		{"NONE_NONE_ABORTED", 0, Error},
 		{"TCP_HIT_IGNORED", 200, Hit},
+		{"TCP_DENIED", 302, Error}, // deny_info's redirect
+		{"NONE_NONE", 200, Error},
+		{"TCP_REFRESH_FAIL_ERR", 304, Error},
 	}
 	for _, tt := range tests {
 		if got := ClassifyCache([]byte(tt.code), tt.status); got != tt.want {
@@ -64,6 +67,7 @@ func TestClassifyPath(t *testing.T) {
 		{"/quayio-production-s3/sha256/0e/" + hex + "?", Blob},
 		{"/registry-v2/docker/registry/v2/blobs/sha256/0e/" + hex + "/data?", Blob},
 		{"/v2/org/repo/blobs/sha256:0ea0", Other},
+		{"/v2/library/sha256sum/blobs/sha256:" + hex, Blob},
 		{"/v2/org/repo/manifests/latest", Manifest},
 		{"/v2/org/repo/manifests/sha256:" + hex, Manifest},
 		{"/v2/", Other},

@@ -73,7 +73,7 @@ func serve(o options, logger log.Logger, slogger *slog.Logger) int {
 		http.Handle("/", landing)
 	}
 
-	level.Info(logger).Log("msg", "starting "+program, "version", version.Info(), "squid", o.squidAddress,
+	level.Info(logger).Log("msg", "starting "+program, "version", version.Info(), "squid", redact.URL(o.squidAddress),
 		"reports", strings.Join(collector.EnabledReports(), ","), "password", o.passwordFile != "", "access_log", feed != nil, "probe_config", o.probe.config)
 	// The address comes from o.web; timeouts bound slow and idle clients.
 	if err := web.ListenAndServe(webserver.New("", nil, slogger), o.web, slogger); err != nil {
