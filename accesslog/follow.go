@@ -93,7 +93,17 @@ type tail struct {
 	lines   *splitter
 	chunk   []byte // read buffer
 	missing bool   // logged that the file is missing
+
+	// The file rotated out, read on for rotateGrace: with logrotate's
+	// "create" the new file appears before Squid reopens its logs, and
+	// Squid writes to the old one until then.
+	old      *os.File
+	oldLines *splitter
+	oldUntil time.Time
 }
+
+// rotateGrace is how long a rotated-out file is still read.
+const rotateGrace = 30 * time.Second
 
 // step reads what is new, then handles rotation. A file opened here is
 // new (created or rotated in): it is read from its start.
@@ -105,6 +115,7 @@ func (t *tail) step() {
 		}
 	}
 	t.read()
+	t.readOld()
 	st, err := os.Stat(t.f.Path)
 	switch {
 	case err != nil:
@@ -112,10 +123,10 @@ func (t *tail) step() {
 		// until it reopens its logs (squid -k rotate first flushes its
 		// buffer there), so it is read on until a new file is in place.
 	case inode(st) != t.ino:
-		// A new file: Squid is done with the old one, which is read to its
-		// end; the new one is read from its start.
+		// A new file, read from its start; the old one is read on for a
+		// while, in case Squid has not reopened its logs yet.
 		t.read()
-		t.close()
+		t.retire()
 		if t.open(false) == nil {
 			t.read()
 		}
@@ -170,7 +181,40 @@ func (t *tail) read() {
 	}
 }
 
+// retire keeps the current file as the old one, with its partial line.
+func (t *tail) retire() {
+	t.closeOld()
+	t.old, t.oldLines, t.oldUntil = t.file, t.lines, time.Now().Add(rotateGrace)
+	t.file, t.lines = nil, newSplitter(t.lines.hub, nil)
+}
+
+// readOld reads what Squid still wrote to the rotated-out file, and lets
+// it go after rotateGrace.
+func (t *tail) readOld() {
+	if t.old == nil {
+		return
+	}
+	for {
+		n, err := t.old.Read(t.chunk)
+		t.oldLines.feed(t.chunk[:n])
+		if n == 0 || err != nil {
+			break
+		}
+	}
+	if time.Now().After(t.oldUntil) {
+		t.closeOld()
+	}
+}
+
+func (t *tail) closeOld() {
+	if t.old != nil {
+		t.old.Close()
+		t.old, t.oldLines = nil, nil
+	}
+}
+
 func (t *tail) close() {
+	t.closeOld()
 	if t.file != nil {
 		t.file.Close()
 		t.file = nil

@@ -105,6 +105,16 @@ func TestFollower(t *testing.T) {
 			appendTo(t, old, line(2))          // squid -k rotate flushes its buffer, then reopens
 			appendTo(t, path, line(3))
 		}, "1,2,3"},
+		{"rotation by logrotate's create: the new file exists before Squid reopens", "", func(t *testing.T, path, dir string) {
+			old := filepath.Join(dir, "access.log.0")
+			appendTo(t, path, line(1))
+			os.Rename(path, old)
+			appendTo(t, path, "") // logrotate creates the new, empty file
+			time.Sleep(50 * time.Millisecond)
+			appendTo(t, old, line(2)) // Squid still writes to the old one
+			time.Sleep(50 * time.Millisecond)
+			appendTo(t, path, line(3)) // then reopens
+		}, "1,2,3"},
 		{"rotation by truncation", "", func(t *testing.T, path, _ string) {
 			appendTo(t, path, line(1)+line(2))
 			time.Sleep(20 * time.Millisecond)
