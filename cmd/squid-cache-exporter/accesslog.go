@@ -57,9 +57,12 @@ func feedConfig(o accessLogOptions, logger log.Logger) (*accesslog.FeedConfig, e
 	if o.echo || o.oldEcho {
 		c.Echo = os.Stdout
 	}
-	if addr, ok := strings.CutPrefix(source, "tcp://"); ok {
+	switch scheme, addr, ok := strings.Cut(source, "://"); {
+	case ok && scheme == "tcp":
 		c.Listen = addr
-	} else {
+	case ok:
+		return nil, fmt.Errorf("--squid.access-log: %q: a file, or tcp://HOST:PORT", source)
+	default:
 		c.File = source
 	}
 	if err := c.Check(); err != nil {

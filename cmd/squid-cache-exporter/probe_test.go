@@ -22,6 +22,7 @@ func TestAccessLogFlags(t *testing.T) {
 		{"old listen flag", accessLogOptions{oldListen: "127.0.0.1:5140"}, "", "127.0.0.1:5140", ""},
 		{"file and tcp", accessLogOptions{source: "/x.log", oldListen: ":5140"}, "", "", "not several"},
 		{"peers for a file", accessLogOptions{source: "/x.log", allowedPeers: []string{"10.0.0.0/8"}}, "", "", "listen address"},
+		{"another scheme", accessLogOptions{source: "udp://:5140"}, "", "", "tcp://HOST:PORT"},
 		{"bad peer", accessLogOptions{source: "tcp://:5140", allowedPeers: []string{"10.0.0.1"}}, "", "", "allowed-peers"},
 	}
 	for _, tt := range tests {
