@@ -121,16 +121,22 @@ func (r *StoreDirReport) addSharedMemory(m MemoryCache) error {
 }
 
 func (m *MemoryCache) parseLine(line []byte) error {
+	return parseSizes(line, "shared memory cache", &m.CapacityBytes, &m.UsedBytes)
+}
+
+// parseSizes sets capacity ("Maximum Size") or used from a size line of
+// the section what names in errors; other lines are left alone.
+func parseSizes(line []byte, what string, capacity, used *float64) error {
 	key, v, ok, err := parseSizeLine(line)
 	switch {
 	case err != nil:
-		return fmt.Errorf("shared memory cache %s: %w", key, err)
+		return fmt.Errorf("%s %s: %w", what, key, err)
 	case !ok:
 		return nil
 	case string(key) == "Maximum Size":
-		m.CapacityBytes = v
+		*capacity = v
 	default:
-		m.UsedBytes = v
+		*used = v
 	}
 	return nil
 }
@@ -158,18 +164,7 @@ func (d *StoreDir) parseLine(line []byte) error {
 		d.LRUReferenceAgeSeconds = math.Round(days * 24 * 60 * 60)
 		return nil
 	}
-	key, v, ok, err := parseSizeLine(line)
-	switch {
-	case err != nil:
-		return fmt.Errorf("%s %s: %w", d.Path, key, err)
-	case !ok:
-		return nil
-	case string(key) == "Maximum Size":
-		d.CapacityBytes = v
-	default:
-		d.UsedBytes = v
-	}
-	return nil
+	return parseSizes(line, d.Path, &d.CapacityBytes, &d.UsedBytes)
 }
 
 // parseSizeLine reads "Maximum Size: 262144 KB" or "Current Size: 123.00
