@@ -32,8 +32,13 @@ func TestParseMarker(t *testing.T) {
 			}
 			var plain Entry
 			Parse([]byte(native), &plain)
-			if e.Record() != plain.Record() || string(e.MimeType) != string(plain.MimeType) {
-				t.Errorf("the marker changed other fields:\n got %+v\nwant %+v", e.Record(), plain.Record())
+			got, want := e.Record(), plain.Record()
+			if got.Marker != tt.marker {
+				t.Errorf("record's marker %q, want %q", got.Marker, tt.marker)
+			}
+			got.Marker = ""
+			if got != want || string(e.MimeType) != string(plain.MimeType) {
+				t.Errorf("the marker changed other fields:\n got %+v\nwant %+v", got, want)
 			}
 		})
 	}

@@ -14,6 +14,7 @@ type Record struct {
 	URL       string
 	Hierarchy string
 	Peer      string
+	Marker    string // the probe marker, "" when none
 }
 
 // Record copies e.
@@ -29,5 +30,6 @@ func (e *Entry) Record() Record {
 		URL:       string(e.URL),
 		Hierarchy: string(e.Hierarchy),
 		Peer:      string(e.Peer),
+		Marker:    string(e.Marker),
 	}
 }

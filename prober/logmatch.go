@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sort"
 	"strings"
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
@@ -28,7 +27,11 @@ func (ro *round) matcher(hexDigest []byte) func(*accesslog.Entry) bool {
 			ro.unmarked.Add(1)
 			return false
 		}
-		return e.Marker != nil && string(e.Marker) == ro.marker
+		if e.Marker == nil {
+			return false
+		}
+		_, ours := ro.markers.pullOf(string(e.Marker))
+		return ours
 	}
 }
 
@@ -41,8 +44,8 @@ func (ro *round) matchLog(ctx context.Context, watch *accesslog.Watch) error {
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	lines, err := watch.Wait(waitCtx, func(r []accesslog.Record) bool { return len(deliveries(r)) >= 2 })
-	found := deliveries(lines)
+	lines, err := watch.Wait(waitCtx, func(r []accesslog.Record) bool { return len(ro.deliveries(r)) >= 2 })
+	found := ro.deliveries(lines)
 	for i := 0; i < len(found) && i < 2; i++ {
 		ro.r.Codes[i] = found[i].Result
 		if strings.Contains(found[i].Result, "HIT") {
@@ -62,17 +65,28 @@ func (ro *round) matchLog(ctx context.Context, watch *accesslog.Watch) error {
 		"(see --squid.access-log), and does Squid log in the squid_probe format?", len(found), wait)
 }
 
-// deliveries are the lines that sent a blob's bytes, oldest first. The
-// matcher let only this round's lines in.
-func deliveries(lines []accesslog.Record) []accesslog.Record {
-	var out []accesslog.Record
-	for _, l := range lines {
-		if l.Status < 300 || l.Status >= 400 {
-			out = append(out, l)
+// deliveries are the lines that sent each pull's bytes (not a registry's
+// redirect), pull 1's first: for each pull, the first line that carries
+// one of its markers, in the order the log showed them. The matcher let
+// only this round's lines in.
+func (ro *round) deliveries(lines []accesslog.Record) []accesslog.Record {
+	var byPull [2]*accesslog.Record
+	seen := map[string]bool{}
+	for i, l := range lines {
+		first := !seen[l.Marker]
+		seen[l.Marker] = true
+		pull, _ := ro.markers.pullOf(l.Marker)
+		if !first || pull < 1 || pull > 2 || byPull[pull-1] != nil || (l.Status >= 300 && l.Status < 400) {
+			continue
 		}
+		byPull[pull-1] = &lines[i]
 	}
-	// Squid logs a transaction at its end, with millisecond precision;
-	// the stable sort keeps the log's order within one.
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	var out []accesslog.Record
+	for _, l := range byPull {
+		if l == nil {
+			break
+		}
+		out = append(out, *l)
+	}
 	return out
 }

@@ -37,25 +37,33 @@ func TestForgedVerdicts(t *testing.T) {
 	hostileGet(t, l, publicURL, "") // cached now: the next pull of it is a hit
 	tests := []struct {
 		name  string
-		forge func(t *testing.T, at time.Time)
+		forge func(t *testing.T, first accesslog.Record) // first: the first pull's delivery line
 	}{
-		{"hostile client pulls the blob", func(t *testing.T, _ time.Time) {
+		{"hostile client pulls the blob", func(t *testing.T, _ accesslog.Record) {
 			hostileGet(t, l, publicURL, "")
 			hostileGet(t, l, publicURL, newMarker())
 			hostileGet(t, l, l.Quay.SignedURL(h, 0), "")
 			hostileGet(t, l, "https://"+l.Quay.Registry+"/v2/org/public/blobs/"+h.String(), "")
 		}},
-		{"line without the marker field in the log file", func(t *testing.T, at time.Time) {
-			appendLine(t, l.Squid.AccessLog, forgedLine(at, l.Quay.CDN, h.Hex, ""))
+		{"line without the marker field in the log file", func(t *testing.T, first accesslog.Record) {
+			appendLine(t, l.Squid.AccessLog, forgedLine(first.Time, l.Quay.CDN, h.Hex, ""))
 		}},
-		{"line with no marker in the log file", func(t *testing.T, at time.Time) {
-			appendLine(t, l.Squid.AccessLog, forgedLine(at, l.Quay.CDN, h.Hex, " -"))
+		{"line with no marker in the log file", func(t *testing.T, first accesslog.Record) {
+			appendLine(t, l.Squid.AccessLog, forgedLine(first.Time, l.Quay.CDN, h.Hex, " -"))
 		}},
-		{"line with a wrong marker in the log file", func(t *testing.T, at time.Time) {
-			appendLine(t, l.Squid.AccessLog, forgedLine(at, l.Quay.CDN, h.Hex, " "+newMarker()))
+		{"line with a wrong marker in the log file", func(t *testing.T, first accesslog.Record) {
+			appendLine(t, l.Squid.AccessLog, forgedLine(first.Time, l.Quay.CDN, h.Hex, " "+newMarker()))
 		}},
-		{"lines sent to the log receiver", func(t *testing.T, at time.Time) {
-			sendLines(t, receiver, forgedLine(at, l.Quay.CDN, h.Hex, ""), forgedLine(at, l.Quay.CDN, h.Hex, " -"), forgedLine(at, l.Quay.CDN, h.Hex, " "+newMarker()))
+		// A process that reads the log as well can copy a marker, but only
+		// one already logged: each request has its own, and a marker's
+		// first line is the one that counts.
+		{"line with the first pull's marker, copied from the log file", func(t *testing.T, first accesslog.Record) {
+			appendLine(t, l.Squid.AccessLog, forgedLine(first.Time, l.Quay.CDN, h.Hex, " "+first.Marker))
+		}},
+		{"lines sent to the log receiver", func(t *testing.T, first accesslog.Record) {
+			at := first.Time
+			sendLines(t, receiver, forgedLine(at, l.Quay.CDN, h.Hex, ""), forgedLine(at, l.Quay.CDN, h.Hex, " -"),
+				forgedLine(at, l.Quay.CDN, h.Hex, " "+newMarker()), forgedLine(at, l.Quay.CDN, h.Hex, " "+first.Marker))
 		}},
 	}
 	for _, tt := range tests {
@@ -72,7 +80,7 @@ func TestForgedVerdicts(t *testing.T) {
 				// After the first pull's line, and before the second's:
 				// where a forged hit would have counted for the second.
 				first := waitRecords(t, seen, 1)
-				tt.forge(t, first[0].Time)
+				tt.forge(t, first[0])
 				waitRecords(t, seen, 2)
 			}
 			defer func() { l.prober.afterPull = nil }()

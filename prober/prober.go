@@ -38,7 +38,7 @@ func (p *Prober) Probe(ctx context.Context, t *Target) *Result {
 	ctx, cancel := context.WithTimeout(ctx, t.Timeout)
 	defer cancel()
 	r := &Result{Target: t.Name, Durations: map[Phase]time.Duration{}}
-	ro := &round{p: p, t: t, r: r, marker: newMarker()}
+	ro := &round{p: p, t: t, r: r, markers: newMarkers()}
 	// Which address Squid sees this round's requests come from, and how
 	// many requests it sends; its new connections count in countConnects.
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: ro.gotConn})

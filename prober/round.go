@@ -18,7 +18,7 @@ type round struct {
 	p        *Prober
 	t        *Target
 	r        *Result
-	marker   string                 // sent with every request and logged by Squid; never printed
+	markers  *markers               // one a request, logged by Squid; never printed
 	client   atomic.Pointer[string] // our address as Squid logs it
 	sent     atomic.Int64           // requests Squid counts, CONNECTs included
 	unmarked atomic.Int64           // lines like ours in a log without the marker field
@@ -52,6 +52,7 @@ func (ro *round) run(ctx context.Context) error {
 
 	var pulls [2]pull
 	for i, phase := range []Phase{PhaseFirstPull, PhaseSecondPull} {
+		ro.markers.startPull(i + 1)
 		err := ro.r.time(phase, func() (err error) { pulls[i], err = ro.pull(ctx, client, ref); return err })
 		if err != nil {
 			return fmt.Errorf("pull %d: %w", i+1, err)
