@@ -110,7 +110,7 @@ func stillServes(t *testing.T, addr string) {
 // meanwhile, log it, and go on serving others.
 func TestHostileRequestsAreCutOff(t *testing.T) {
 	if testing.Short() {
-		t.Skip("sends 64 MiB a case")
+		t.Skip("testing.Short: sends 64 MiB a case")
 	}
 	const options = "OPTIONS icap://127.0.0.1/reqmod ICAP/1.0\r\n"
 	post := reqmod("POST https://origin.test/upload HTTP/1.1\r\nHost: origin.test\r\n\r\n", "req-body", "")

@@ -13,7 +13,7 @@ import (
 // round, goroutines grew from 10 to 73 over 20 rounds.)
 func TestRoundsDoNotLeak(t *testing.T) {
 	if testing.Short() {
-		t.Skip("200 rounds")
+		t.Skip("testing.Short: 200 rounds")
 	}
 	l := newLab(t, "")
 	target := l.target("public", l.Quay.Public, "ubi9/ubi", false)
@@ -42,7 +42,7 @@ func TestRoundsDoNotLeak(t *testing.T) {
 func openFDs(t *testing.T) int {
 	entries, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
-		t.Skipf("cannot count descriptors: %v", err)
+		t.Fatalf("cannot count descriptors: %v", err)
 	}
 	return len(entries)
 }

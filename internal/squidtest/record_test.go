@@ -27,7 +27,7 @@ var recordedReports = []string{"info", "counters", "storedir", "service_times", 
 //	SQUID_ROOT=... SQUID_WORKERS=2 go test ./internal/squidtest -run TestRecordFixtures -record ../../cachemgr/testdata
 func TestRecordFixtures(t *testing.T) {
 	if *recordDir == "" {
-		t.Skip("records fixtures only when asked to with -record DIR")
+		t.Skip("records fixtures only when asked to with -record DIR; not a CI test")
 	}
 	started := time.Now()
 	s := Start(t, Options{StoreID: StripQueryStoreID, Hosts: map[string]string{"cdn1.test": "127.0.0.1"}})

@@ -34,7 +34,7 @@ func TestStartServesCacheManager(t *testing.T) {
 func TestRunsTheSelectedSquid(t *testing.T) {
 	b := selectedBuild(t)
 	if b.root == "" {
-		t.Skip("SQUID_ROOT is unset: the host's Squid, which TestStartServesCacheManager covers")
+		t.Skip("SQUID_ROOT is unset: the host's Squid, which TestStartServesCacheManager covers (CI runs this in make test-squid-matrix)")
 	}
 	stamp, err := os.ReadFile(filepath.Join(b.root, ".squid-root-ready"))
 	if err != nil {
