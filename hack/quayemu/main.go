@@ -26,12 +26,13 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/quaytest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testenv"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/webserver"
 )
 
 // Repositories the emulation serves, each with one single-layer image
@@ -45,9 +46,9 @@ const (
 
 // Server bounds.
 const (
-	headerTimeout = 10 * time.Second
-	readTimeout   = 30 * time.Second
-	idleTimeout   = 2 * time.Minute
+	headerTimeout = webserver.ReadHeaderTimeout
+	readTimeout   = webserver.ReadTimeout
+	idleTimeout   = webserver.IdleTimeout
 	dialTimeout   = 5 * time.Second
 	shutdown      = 5 * time.Second
 	maxHeader     = 64 << 10
@@ -60,7 +61,8 @@ func main() {
 	password := flag.String("password", "probe-password", "that user's password")
 	flag.Parse()
 
-	t := &tb{}
+	t := testenv.NewProgram("quayemu")
+	defer t.Close()
 	q := quaytest.Start(t, map[string]string{*user: *password})
 	q.MakePrivate(PrivateRepo)
 	for _, push := range []struct{ host, repo string }{{q.Registry, PrivateRepo}, {q.Registry, PublicRepo}, {q.Public, AccessRepo}} {
@@ -149,16 +151,3 @@ func newFront(q *quaytest.Quay) http.Handler {
 		},
 	}
 }
-
-// tb lets a program use the testing helpers: a failure ends the program.
-// Cleanups never run; the process exits.
-type tb struct{ testing.TB }
-
-func (*tb) Helper()                           {}
-func (*tb) Cleanup(func())                    {}
-func (*tb) Name() string                      { return "quayemu" }
-func (*tb) Logf(format string, args ...any)   { log.Printf(format, args...) }
-func (*tb) Errorf(format string, args ...any) { log.Fatalf(format, args...) }
-func (*tb) Fatalf(format string, args ...any) { log.Fatalf(format, args...) }
-func (*tb) Fatal(args ...any)                 { log.Fatal(args...) }
-func (*tb) FailNow()                          { log.Fatal("FailNow") }
