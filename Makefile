@@ -29,6 +29,8 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/squid-cache-exporter
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o squid-store-id-helper ./cmd/squid-store-id-helper
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o squid-icap-service ./cmd/squid-icap-service
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o squid-cache-secrets ./cmd/squid-cache-secrets
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o squid-cache-healthcheck ./cmd/squid-cache-healthcheck
 
 # A Squid in front of an emulated quay.io, the private-blob helpers, the
 # exporter and its prober; prints what to open (hack/demo).
@@ -99,5 +101,5 @@ test-k8s:
 	hack/test-k8s.sh
 
 clean:
-	rm -f $(BIN) squid-store-id-helper squid-icap-service
+	rm -f $(BIN) squid-store-id-helper squid-icap-service squid-cache-secrets squid-cache-healthcheck
 	rm -rf _output

@@ -17,6 +17,7 @@ type FeedConfig struct {
 	File         string         // follow this file
 	Listen       string         // or receive on this address; a bare :PORT binds 127.0.0.1
 	AllowedPeers []netip.Prefix // who may send to Listen; empty means the loopback
+	TokenFile    string         // Squid's token, which every line sent to Listen must begin with (Receiver.TokenFile)
 	Echo         io.Writer      // copy received lines here (their probe markers masked)
 	Tap          func(*Entry)   // sees every well-formed line (Hub.Tap)
 	Logger       log.Logger
@@ -33,6 +34,8 @@ func (c FeedConfig) Check() error {
 		return errors.New("one access log source, not both: the same log read twice doubles every line")
 	case c.Listen == "" && len(c.AllowedPeers) > 0:
 		return errors.New("allowed peers are for the receiver: give a listen address")
+	case c.Listen == "" && c.TokenFile != "":
+		return errors.New("a token file is for the receiver: give a listen address")
 	}
 	return nil
 }
@@ -59,7 +62,7 @@ func StartFeed(ctx context.Context, c FeedConfig) (*Feed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("access log receiver: %w", err)
 	}
-	f.receiver = &Receiver{Hub: f.Hub, Logger: c.Logger, AllowedPeers: c.AllowedPeers, Echo: c.Echo}
+	f.receiver = &Receiver{Hub: f.Hub, Logger: c.Logger, AllowedPeers: c.AllowedPeers, Echo: c.Echo, TokenFile: c.TokenFile}
 	go f.receiver.Serve(ctx, l)
 	return f, nil
 }
@@ -70,7 +73,8 @@ var (
 	malformedDesc = prometheus.NewDesc("squid_exporter_access_log_malformed_lines_total",
 		"Access log lines in neither Squid's native format nor squid_probe (the prober needs access_log ... squid_probe).", nil, nil)
 	rejectedDesc = prometheus.NewDesc("squid_exporter_access_log_rejected_connections_total",
-		"Connections to the access log receiver closed at once, by reason: peer (not in the allowed peers) or limit (too many open).",
+		"Connections the access log receiver closed, by reason: peer (not in the allowed peers) or limit (too many open), "+
+			"both at once; token (a line without Squid's token, or no token in the token file).",
 		[]string{"reason"}, nil)
 )
 
@@ -92,5 +96,6 @@ func (f *Feed) Collect(ch chan<- prometheus.Metric) {
 	if r := f.receiver; r != nil {
 		ch <- prometheus.MustNewConstMetric(rejectedDesc, c, float64(r.RejectedPeer.Load()), "peer")
 		ch <- prometheus.MustNewConstMetric(rejectedDesc, c, float64(r.RejectedLimit.Load()), "limit")
+		ch <- prometheus.MustNewConstMetric(rejectedDesc, c, float64(r.RejectedToken.Load()), rejectToken)
 	}
 }

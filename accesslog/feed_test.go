@@ -24,6 +24,8 @@ func TestFeedConfigCheck(t *testing.T) {
 		{"none", FeedConfig{}, "no access log"},
 		{"both", FeedConfig{File: "/var/log/squid/access.log", Listen: ":5140"}, "not both"},
 		{"peers without receiver", FeedConfig{File: "x", AllowedPeers: peers}, "give a listen address"},
+		{"receiver with token", FeedConfig{Listen: ":5140", TokenFile: "/run/squid-token/token"}, ""},
+		{"token without receiver", FeedConfig{File: "x", TokenFile: "/run/squid-token/token"}, "token file is for the receiver"},
 	}
 	for _, tt := range tests {
 		err := tt.c.Check()

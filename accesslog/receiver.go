@@ -24,7 +24,8 @@ import (
 // Squid opens one connection per access_log line and sends one log line per
 // request over it. Anyone who can connect could forge lines or hold
 // connections open, so it admits only AllowedPeers, at most MaxConns at a
-// time, and closes a connection silent for IdleTimeout.
+// time, closes a connection silent for IdleTimeout, and, with TokenFile,
+// closes one at its first line that lacks Squid's token.
 type Receiver struct {
 	Hub    *Hub
 	Echo   io.Writer // when set, every line is copied here (so kubectl logs still shows it)
@@ -40,10 +41,19 @@ type Receiver struct {
 	// IdleTimeout closes a connection that has sent nothing for so long;
 	// 0 is DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// TokenFile, when set, holds a token that Squid writes at start and
+	// puts, with a space, before every line (logformat squid_probe TOKEN
+	// ...): a peer that shares the loopback but not the file cannot forge
+	// lines. It is read for each connection; a line without it closes the
+	// connection, and the token is stripped from every other line.
+	TokenFile string
 
 	// Connections closed as soon as accepted: peer not allowed, or
 	// MaxConns open.
 	RejectedPeer, RejectedLimit atomic.Uint64
+	// Connections closed for a line without the token, or because
+	// TokenFile had none to check against.
+	RejectedToken atomic.Uint64
 
 	echoMu sync.Mutex
 }
@@ -109,17 +119,26 @@ func (r *Receiver) count(reason string) {
 // goroutine and little else.
 func (r *Receiver) read(conn net.Conn) {
 	defer conn.Close()
+	prefix, ok := r.linePrefix(conn)
+	if !ok {
+		return
+	}
 	var echo func([]byte, *Entry)
 	if r.Echo != nil {
 		echo = r.echo
 	}
 	lines := newSplitter(r.Hub, echo)
+	lines.require = prefix
 	idle := cmp.Or(r.IdleTimeout, DefaultIdleTimeout)
 	chunk := make([]byte, 1)
 	for {
 		conn.SetReadDeadline(time.Now().Add(idle))
 		n, err := conn.Read(chunk)
 		lines.feed(chunk[:n])
+		if lines.refused {
+			r.refuseLine(conn)
+			return
+		}
 		if err != nil {
 			r.ended(conn, err, idle)
 			return

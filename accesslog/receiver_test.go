@@ -1,12 +1,15 @@
 package accesslog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -222,4 +225,205 @@ func TestListenLoopbackDefault(t *testing.T) {
 		}
 		l.Close()
 	}
+}
+
+// testToken is Squid's token in these tests: 32 hex digits, as the chart's
+// start script writes.
+const testToken = "5f0c9a1e7b3d42c8a6e19f047d2b8c3e"
+
+// startTokenReceiver runs a receiver that wants the token in a file it
+// returns, echoing into echo.
+func startTokenReceiver(t *testing.T, token string) (r *Receiver, addr, file string, echo, logs *testio.SyncBuffer) {
+	t.Helper()
+	file = filepath.Join(t.TempDir(), "token")
+	writeToken(t, file, token)
+	echo = &testio.SyncBuffer{}
+	r = &Receiver{TokenFile: file, Echo: echo}
+	addr, logs = startReceiver(t, r)
+	return r, addr, file, echo, logs
+}
+
+// writeToken writes the token as a shell's echo would, newline and all.
+func writeToken(t *testing.T, file, token string) {
+	t.Helper()
+	if err := os.WriteFile(file, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tokened puts the token before each line, as logformat squid_probe TOKEN
+// ... does.
+func tokened(token string, lines ...string) string {
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(token + " " + l)
+	}
+	return b.String()
+}
+
+// stillOpen says whether the receiver keeps conn open.
+func stillOpen(conn net.Conn) bool {
+	conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	_, err := conn.Read(make([]byte, 1))
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// checkNoSecret fails the test if the token reached the echo or the log.
+func checkNoSecret(t *testing.T, token string, outputs map[string]*testio.SyncBuffer) {
+	t.Helper()
+	for name, out := range outputs {
+		if strings.Contains(out.String(), token) {
+			t.Errorf("the token reached the %s:\n%s", name, out.String())
+		}
+	}
+}
+
+// With a token file, a connection's lines must each begin with the token
+// and a space; the first that does not closes the connection, and neither
+// it nor anything after it is read.
+func TestTokenGuardsEveryLine(t *testing.T) {
+	tests := []struct {
+		name string
+		sent string
+		want []int // the lines published, by number
+		shut bool  // the receiver closes the connection
+	}{
+		{"tokened lines", tokened(testToken, line(1), line(2)), []int{1, 2}, false},
+		{"no token", line(1), nil, true},
+		{"a wrong token", tokened("0123456789abcdef0123456789abcdef", line(1)), nil, true},
+		{"the token without the space", testToken + line(1), nil, true},
+		{"a prefix of the token", tokened(testToken[:16], line(1)), nil, true},
+		{"the token and a tab", testToken + "\t" + line(1), nil, true},
+		{"good lines, then a bad one", tokened(testToken, line(1), line(2)) + line(3) + tokened(testToken, line(4)), []int{1, 2}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, addr, _, echo, logs := startTokenReceiver(t, testToken)
+			w := collect(r.Hub)
+			conn := dialFrom(t, "127.0.0.1", addr)
+			fmt.Fprint(conn, tt.sent)
+			var want, wantEcho []string
+			for _, n := range tt.want {
+				want, wantEcho = append(want, fmt.Sprint(n)), append(wantEcho, line(n))
+			}
+			if len(want) > 0 {
+				waitFor(t, w, len(want))
+			}
+			var rejected uint64
+			if tt.shut {
+				waitClosed(t, conn)
+				rejected = 1
+			} else if !stillOpen(conn) {
+				t.Error("the receiver closed a connection that sent only tokened lines")
+			}
+			// Closed or idle, the connection has nothing more to publish.
+			if got := urls(w.Records()); got != strings.Join(want, ",") || r.Hub.Lines.Load() != uint64(len(want)) {
+				t.Errorf("published %q (%d lines), want %q", got, r.Hub.Lines.Load(), want)
+			}
+			if got := echo.String(); got != strings.Join(wantEcho, "") {
+				t.Errorf("echo:\n%s\nwant:\n%s", got, strings.Join(wantEcho, ""))
+			}
+			if n := r.RejectedToken.Load(); n != rejected {
+				t.Errorf("rejected for the token: %d, want %d", n, rejected)
+			}
+			warnings := strings.Count(logs.String(), "reason=token")
+			if uint64(warnings) != rejected || tt.shut && !strings.Contains(logs.String(), "remote=127.0.0.1:") {
+				t.Errorf("want %d warnings naming the peer, got:\n%s", rejected, logs.String())
+			}
+			if strings.Contains(logs.String(), "origin.test") {
+				t.Errorf("a line reached the log:\n%s", logs.String())
+			}
+			checkNoSecret(t, testToken, map[string]*testio.SyncBuffer{"echo": echo, "log": logs})
+		})
+	}
+}
+
+// Squid writes a new token each time it starts and opens new connections:
+// a new connection needs the token in the file when it connects.
+func TestTokenFileIsReadForEachConnection(t *testing.T) {
+	const newToken = "c3b1e0f9d8a7465b8c2e1f0a9b8c7d6e"
+	r, addr, file, echo, logs := startTokenReceiver(t, testToken)
+	w := collect(r.Hub)
+	old := dialFrom(t, "127.0.0.1", addr)
+	fmt.Fprint(old, tokened(testToken, line(1)))
+	waitFor(t, w, 1)
+
+	writeToken(t, file, newToken)
+	stale := dialFrom(t, "127.0.0.1", addr)
+	fmt.Fprint(stale, tokened(testToken, line(2)))
+	waitClosed(t, stale)
+	fresh := dialFrom(t, "127.0.0.1", addr)
+	fmt.Fprint(fresh, tokened(newToken, line(3)))
+	if got := urls(waitFor(t, w, 2)); got != "1,3" {
+		t.Errorf("lines: %s, want 1,3", got)
+	}
+	if n := r.RejectedToken.Load(); n != 1 {
+		t.Errorf("rejected for the token: %d, want 1", n)
+	}
+	// A connection keeps the token it was accepted with, as its Squid does.
+	fmt.Fprint(old, tokened(testToken, line(4)))
+	if got := urls(waitFor(t, w, 3)); got != "1,3,4" {
+		t.Errorf("lines: %s, want 1,3,4", got)
+	}
+	checkNoSecret(t, testToken, map[string]*testio.SyncBuffer{"echo": echo, "log": logs})
+	checkNoSecret(t, newToken, map[string]*testio.SyncBuffer{"echo": echo, "log": logs})
+}
+
+// Without a token to check against, no line can prove itself: every
+// connection is closed, and the log says which file to look at.
+func TestNoTokenRefusesConnections(t *testing.T) {
+	tests := []struct {
+		name  string
+		write func(t *testing.T, file string)
+	}{
+		{"missing", func(t *testing.T, file string) { os.Remove(file) }},
+		{"empty", func(t *testing.T, file string) { writeToken(t, file, "") }},
+		{"blank", func(t *testing.T, file string) { writeToken(t, file, "  \t") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, addr, file, echo, logs := startTokenReceiver(t, testToken)
+			tt.write(t, file)
+			conn := dialFrom(t, "127.0.0.1", addr)
+			fmt.Fprint(conn, tokened(testToken, line(1)), tokened("", line(2)))
+			waitClosed(t, conn)
+			if n := r.Hub.Lines.Load(); n != 0 {
+				t.Errorf("%d lines read", n)
+			}
+			if n := r.RejectedToken.Load(); n != 1 {
+				t.Errorf("rejected for the token: %d, want 1", n)
+			}
+			if !strings.Contains(logs.String(), "level=warn") || !strings.Contains(logs.String(), "file="+file) {
+				t.Errorf("want a warning naming %s, got:\n%s", file, logs.String())
+			}
+			checkNoSecret(t, testToken, map[string]*testio.SyncBuffer{"echo": echo, "log": logs})
+		})
+	}
+}
+
+// BenchmarkFeedWithToken is BenchmarkFeed with every line behind Squid's
+// token, as a receiver with a TokenFile reads them: checking and cutting
+// the token must cost little and allocate nothing.
+func BenchmarkFeedWithToken(b *testing.B) {
+	var log bytes.Buffer
+	for _, l := range fixtureLines(b) {
+		log.WriteString(testToken + " ")
+		log.Write(l)
+		log.WriteByte('\n')
+	}
+	hub := &Hub{}
+	w := hub.Watch(func(e *Entry) bool { return bytes.Contains(e.URL, []byte("0123456789abcdef")) })
+	defer w.Close()
+	s := newSplitter(hub, nil)
+	s.require = []byte(testToken + " ")
+	b.ReportAllocs()
+	b.SetBytes(int64(log.Len()))
+	for b.Loop() {
+		s.feed(log.Bytes())
+	}
+	if s.refused || hub.Malformed.Load() != 0 {
+		b.Fatalf("refused %v, %d malformed", s.refused, hub.Malformed.Load())
+	}
+	b.ReportMetric(float64(hub.Lines.Load())/b.Elapsed().Seconds(), "lines/s")
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"os/exec"
@@ -27,10 +28,10 @@ import (
 	"github.com/squid-cache-exporter/squid-cache-exporter/prober"
 )
 
-// The chart's files/ are symbolic links to these: helm reads only the
-// chart's directory, follows the links and packages their contents, so the
-// chart carries the current snippet, rules and dashboard. The render tests
-// below check what helm makes of them.
+// The chart's files/ are copies of these (helm warns about, and ct lint
+// refuses, links that leave the chart): the chart must carry the current
+// snippet, rules and dashboard. The render tests below check what helm
+// makes of them.
 var carried = map[string]string{
 	"squid-cache/files/squid-private-blobs.conf":       "../conf/squid-private-blobs.conf",
 	"squid-cache/files/squid-cache-exporter.rules.yml": "../alerts/squid-cache-exporter.rules.yml",
@@ -38,14 +39,18 @@ var carried = map[string]string{
 }
 
 func TestChartCarriesTheCurrentFiles(t *testing.T) {
-	for link, source := range carried {
-		target, err := os.Readlink(link)
+	for copied, source := range carried {
+		want, err := os.ReadFile(source)
 		if err != nil {
-			t.Errorf("%s: %v (it must be a symbolic link to %s)", link, err, source)
+			t.Fatal(err)
+		}
+		got, err := os.Lstat(copied)
+		if err == nil && got.Mode()&os.ModeSymlink != 0 {
+			t.Errorf("%s is a symbolic link: helm packages it, but warns, and ct lint refuses it; copy %s there", copied, source)
 			continue
 		}
-		if filepath.Join(filepath.Dir(link), target) != filepath.Clean(source) {
-			t.Errorf("%s links to %s, want %s", link, target, source)
+		if b, err := os.ReadFile(copied); err != nil || !bytes.Equal(b, want) {
+			t.Errorf("%s is not the current %s (%v): cp %s charts/%s", copied, source, err, strings.TrimPrefix(source, "../"), copied)
 		}
 	}
 }
@@ -102,7 +107,7 @@ func TestLabelsAndNamespaces(t *testing.T) {
 				t.Errorf("%s %s has no label %s", o.kind(), o.name(), l)
 			}
 		}
-		if o.get("metadata", "namespace") == nil {
+		if o.get("metadata", "namespace") == nil && o.kind() != "Bundle" { // trust-manager's Bundle is cluster-wide
 			t.Errorf("%s %s has no namespace", o.kind(), o.name())
 		}
 	}
@@ -184,6 +189,7 @@ func TestSquidConfParses(t *testing.T) {
 			write("etc/ca/tls.key", key)
 			write("etc/upstream-ca/bundle.pem", crt)
 			write("run/cachemgr.conf", "cachemgr_passwd secret info counters storedir service_times store_id\n")
+			write("run/logformat.conf", "logformat squid_probe 0123456789abcdef "+strings.TrimPrefix(accesslog.ProbeLogFormat, "logformat squid_probe ")+"\n")
 			write("bin/squid-store-id-helper", "#!/bin/sh\n")
 			if err := os.Chmod(filepath.Join(dir, "bin/squid-store-id-helper"), 0o755); err != nil {
 				t.Fatal(err)
@@ -224,18 +230,34 @@ func testCA(t testing.TB) (crt, key string) {
 		string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}))
 }
 
-// The squid.conf logs in the exporter's format, to the exporter's port, and
-// keeps the marker from the registry.
+// Squid logs in the exporter's format, with the pod's token first, to the
+// exporter's port, and keeps the marker from the registry; the exporter
+// reads the same token.
 func TestAccessLogGoesToTheExporterInItsFormat(t *testing.T) {
-	conf := configData(t, objects(t, mustRender(t, nil, map[string]any{"exporter.accessLogPort": 5199})), "squid.conf")
+	objs := objects(t, mustRender(t, nil, map[string]any{"exporter.accessLogPort": 5199}))
+	conf := configData(t, objs, "squid.conf")
 	for _, want := range []string{
-		accesslog.ProbeLogFormat,
-		"access_log tcp://127.0.0.1:5199 logformat=squid_probe on-error=drop has_request",
+		"include /var/run/squid/logformat.conf",
+		"access_log tcp://127.0.0.1:5199 logformat=squid_probe on-error=drop has_request !healthcheck",
 		"request_header_access " + accesslog.MarkerHeader + " deny all",
 	} {
 		if !slices.Contains(strings.Split(conf, "\n"), want) {
 			t.Errorf("squid.conf has no line %q", want)
 		}
+	}
+	// The start script writes the logformat: the token, then the fields.
+	script := configData(t, objs, "start-squid.sh")
+	fields := strings.TrimPrefix(accesslog.ProbeLogFormat, "logformat squid_probe ")
+	want := `printf 'logformat squid_probe %s %s\n' "$token" '` + fields + `' >"$run/logformat.conf"`
+	if !strings.Contains(script, want) {
+		t.Errorf("start-squid.sh does not write the logformat %q:\n%s", want, script)
+	}
+	if !strings.Contains(script, "/var/run/squid-log-token/token") {
+		t.Error("start-squid.sh does not write the token where the exporter reads it")
+	}
+	args := fmt.Sprint(find(t, objs, "StatefulSet", "squid-cache").get("spec", "template", "spec", "initContainers"))
+	if !strings.Contains(args, "--squid.access-log.token-file=/var/run/squid-log-token/token") {
+		t.Error("the exporter does not read the token")
 	}
 }
 
@@ -278,6 +300,8 @@ func TestPrivateBlobSnippetIsTheCurrentOne(t *testing.T) {
 	}
 }
 
+// The PrometheusRule is the rules file, scoped to the release's job, with
+// the alerts asked for left out, overridden and labelled; promtool checks it.
 func TestPrometheusRuleIsTheRulesFile(t *testing.T) {
 	objs := objects(t, mustRender(t, nil, map[string]any{
 		"prometheusRule.enabled": true, "prometheusRule.namespace": "monitoring",
@@ -291,13 +315,61 @@ func TestPrometheusRuleIsTheRulesFile(t *testing.T) {
 	if err := yaml.Unmarshal(b, &want); err != nil {
 		t.Fatal(err)
 	}
+	// Unscoped, the rendered rules are the file's.
 	got, _ := json.Marshal(rule.get("spec", "groups"))
+	unscope := strings.NewReplacer(`{job=\"cache-squid-cache-metrics\",`, "{", `{job=\"cache-squid-cache-metrics\"}`, "",
+		`squid-cache-exporter.proxy.cache`, "squid-cache-exporter").Replace
 	wantJSON, _ := json.Marshal(want["groups"])
-	if !bytes.Equal(got, wantJSON) {
-		t.Error("the PrometheusRule's groups are not those of alerts/squid-cache-exporter.rules.yml")
+	// up{job=~".*squid.*"} is the file's stand-in for the release's job.
+	scopedUp := strings.ReplaceAll(string(wantJSON), `{job=~\".*squid.*\"}`, `{job=\"cache-squid-cache-metrics\"}`)
+	if unscope(string(got)) != unscope(scopedUp) {
+		t.Error("the PrometheusRule's groups, unscoped, are not those of alerts/squid-cache-exporter.rules.yml")
+	}
+	for _, g := range rule.get("spec", "groups").([]any) {
+		for _, r := range g.(map[string]any)["rules"].([]any) {
+			if expr := r.(map[string]any)["expr"].(string); !strings.Contains(expr, `job="cache-squid-cache-metrics"`) {
+				t.Errorf("expression not scoped to the release's job: %s", expr)
+			}
+		}
 	}
 	if rule.get("metadata", "namespace") != "monitoring" || rule.get("metadata", "labels", "release") != "monitoring" {
 		t.Errorf("PrometheusRule metadata %v", rule.get("metadata"))
+	}
+	promtool := squidtest.RequireTool(t, "promtool", "/usr/bin/promtool", "prometheus")
+	for _, files := range [][]string{nil, allFeatures} {
+		spec := find(t, objects(t, mustRender(t, files, map[string]any{"prometheusRule.enabled": true})), "PrometheusRule", "squid-cache").get("spec")
+		b, _ := yaml.Marshal(spec)
+		f := filepath.Join(t.TempDir(), "rules.yml")
+		if err := os.WriteFile(f, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(promtool, "check", "rules", f).CombinedOutput(); err != nil {
+			t.Errorf("promtool check rules: %v\n%s", err, out)
+		}
+	}
+}
+
+// Tuning: an alert left out, one overridden, labels added to every alert.
+func TestPrometheusRuleTuning(t *testing.T) {
+	rule := find(t, objects(t, mustRender(t, allFeatures, nil)), "PrometheusRule", "squid-cache")
+	alerts := map[string]map[string]any{}
+	for _, g := range rule.get("spec", "groups").([]any) {
+		for _, r := range g.(map[string]any)["rules"].([]any) {
+			if name, ok := r.(map[string]any)["alert"].(string); ok {
+				alerts[name] = r.(map[string]any)
+			}
+		}
+	}
+	if _, ok := alerts["SquidHitRatioLow"]; ok {
+		t.Error("SquidHitRatioLow is in disabledAlerts but rendered")
+	}
+	failing := alerts["SquidProbeFailing"]
+	labels, _ := failing["labels"].(map[string]any)
+	if failing["for"] != "30m" || labels["severity"] != "info" || labels["team"] != "platform" {
+		t.Errorf("SquidProbeFailing not overridden: %v", failing)
+	}
+	if l, _ := alerts["SquidDown"]["labels"].(map[string]any); l["team"] != "platform" || l["severity"] != "critical" {
+		t.Errorf("SquidDown labels %v, want team added and severity kept", l)
 	}
 }
 
@@ -308,8 +380,11 @@ func TestDashboardConfigMap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := cm.get("data", "squid-cache-exporter.json").(string); got != strings.TrimRight(string(want), "\n") {
-		t.Error("the dashboard ConfigMap does not hold dashboards/squid-cache-exporter.json")
+	// The uid is the release's, so that two releases' dashboards do not
+	// overwrite each other; the rest is the file.
+	mine := strings.Replace(string(want), `"uid": "squid-cache-exporter",`, `"uid": "squid-cache-cache",`, 1)
+	if got, _ := cm.get("data", "squid-cache-exporter.json").(string); got != strings.TrimRight(mine, "\n") {
+		t.Error("the dashboard ConfigMap does not hold dashboards/squid-cache-exporter.json with the release's uid")
 	}
 	if cm.get("metadata", "labels", "grafana_dashboard") != "1" || cm.get("metadata", "annotations", "grafana_folder") != "Caches" {
 		t.Errorf("dashboard ConfigMap metadata %v", cm.get("metadata"))
@@ -357,7 +432,8 @@ func TestServiceMonitor(t *testing.T) {
 func TestProbeConfigAndHelmTest(t *testing.T) {
 	objs := objects(t, mustRender(t, allFeatures, nil))
 	var c prober.Config
-	dec := yaml.NewDecoder(strings.NewReader(configData(t, objs, "probe.yml")))
+	probeYML, _ := find(t, objs, "ConfigMap", "-probe").get("data", "probe.yml").(string)
+	dec := yaml.NewDecoder(strings.NewReader(probeYML))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
 		t.Fatalf("probe.yml is not the exporter's format: %v", err)
@@ -391,33 +467,37 @@ func TestProbeConfigAndHelmTest(t *testing.T) {
 	}
 }
 
-func TestCertManagerWhenItsAPIExists(t *testing.T) {
-	objs := objects(t, mustRender(t, nil, nil, "--api-versions", "cert-manager.io/v1"))
+// ca.mode certManager: a Certificate for an ECDSA CA with the cached domains
+// as name constraints; without cert-manager's API, a clear refusal.
+func TestCertManagerMode(t *testing.T) {
+	objs := objects(t, mustRender(t, nil, map[string]any{"ca.mode": "certManager"}, "--api-versions", "cert-manager.io/v1"))
 	cert := find(t, objs, "Certificate", "-ca")
 	if cert.get("spec", "isCA") != true || cert.get("spec", "secretName") != "cache-squid-cache-ca" ||
-		cert.get("spec", "issuerRef", "name") != "cache-squid-cache-selfsigned" {
+		cert.get("spec", "issuerRef", "name") != "cache-squid-cache-selfsigned" ||
+		cert.get("spec", "privateKey", "algorithm") != "ECDSA" || cert.get("spec", "nameConstraints", "critical") != true {
 		t.Errorf("Certificate spec %v", cert.get("spec"))
 	}
+	domains := fmt.Sprint(cert.get("spec", "nameConstraints", "permitted", "dnsDomains"))
+	if domains != "[quay.io registry.access.redhat.com registry.access.stage.redhat.com registry.redhat.io registry.stage.redhat.io]" {
+		t.Errorf("permitted domains %s, want squid.cachedDomains without leading dots", domains)
+	}
 	find(t, objs, "Issuer", "-selfsigned")
-	for _, o := range objs {
-		if o.kind() == "Secret" && o.name() == "cache-squid-cache-ca" {
-			t.Error("the chart makes the CA Secret itself although cert-manager does")
-		}
+	if job := find(t, objs, "Job", "-secrets"); !strings.Contains(fmt.Sprint(job.get("metadata", "annotations")), "post-install,post-upgrade") {
+		t.Errorf("with cert-manager the Job must run after the Certificate exists: %v", job.get("metadata", "annotations"))
 	}
-	// An existing Secret wins; without cert-manager the chart generates one.
-	objs = objects(t, mustRender(t, nil, map[string]any{"ca.existingSecret": "mine"}, "--api-versions", "cert-manager.io/v1"))
+	if _, err := render(t, nil, map[string]any{"ca.mode": "certManager"}); err == nil || !strings.Contains(err.Error(), "no cert-manager.io/v1 API") {
+		t.Errorf("certManager mode without cert-manager: %v, want a clear refusal", err)
+	}
+	// An existing Secret: mounted as it is, nothing of cert-manager's.
+	objs = objects(t, mustRender(t, nil, map[string]any{"ca.mode": "existingSecret", "ca.existingSecret": "mine"}, "--api-versions", "cert-manager.io/v1"))
 	if has(objs, "Certificate") || has(objs, "Issuer") {
-		t.Error("cert-manager objects although ca.existingSecret is set")
+		t.Error("cert-manager objects although ca.mode is existingSecret")
 	}
-	vols, _ := find(t, objs, "StatefulSet", "squid-cache").get("spec", "template", "spec", "volumes").([]any)
-	found := false
-	for _, v := range vols {
-		if s, _ := v.(map[string]any)["secret"].(map[string]any); s != nil && s["secretName"] == "mine" {
-			found = true
-		}
-	}
-	if !found {
+	if !strings.Contains(fmt.Sprint(find(t, objs, "StatefulSet", "squid-cache").get("spec", "template", "spec", "volumes")), "secretName:mine") {
 		t.Error("the pods do not mount ca.existingSecret")
+	}
+	if _, err := render(t, nil, map[string]any{"ca.mode": "existingSecret"}); err == nil || !strings.Contains(err.Error(), "set ca.existingSecret") {
+		t.Errorf("existingSecret mode without a Secret: %v, want a clear refusal", err)
 	}
 }
 
@@ -467,15 +547,19 @@ func TestExistingSquid(t *testing.T) {
 			t.Errorf("%s %s rendered for an existing Squid", o.kind(), o.name())
 		}
 	}
-	if _, ok := find(t, objs, "ConfigMap", "squid-cache").get("data", "squid.conf").(string); ok {
-		t.Error("squid.conf rendered for an existing Squid")
+	for _, o := range objs {
+		if o.kind() == "ConfigMap" && o.get("data", "squid.conf") != nil || o.kind() == "Job" {
+			t.Errorf("%s %s rendered for an existing Squid", o.kind(), o.name())
+		}
 	}
-	var ports []any
-	for _, p := range find(t, objs, "Service", "squid-cache").get("spec", "ports").([]any) {
-		ports = append(ports, p.(map[string]any)["name"])
-	}
-	if !slices.Equal(ports, []any{"access-log", "metrics"}) {
-		t.Errorf("Service ports %v, want access-log and metrics", ports)
+	for suffix, want := range map[string][]any{"squid-cache": {"access-log"}, "-metrics": {"metrics"}} {
+		var ports []any
+		for _, p := range find(t, objs, "Service", suffix).get("spec", "ports").([]any) {
+			ports = append(ports, p.(map[string]any)["name"])
+		}
+		if !slices.Equal(ports, want) {
+			t.Errorf("Service *%s ports %v, want %v", suffix, ports, want)
+		}
 	}
 	for _, c := range []struct {
 		unset, want string

@@ -59,7 +59,9 @@ const release = "cache"
 // returns the objects, or the error output.
 func render(t testing.TB, files []string, sets map[string]any, extra ...string) (string, error) {
 	t.Helper()
-	args := []string{"template", release, chartDir, "--namespace", "proxy", "--kube-version", kubeVersion}
+	// Every render starts from ci/default-values.yaml: the defaults, with
+	// the proxy's clients that an install must name.
+	args := []string{"template", release, chartDir, "--namespace", "proxy", "--kube-version", kubeVersion, "-f", defaultValues}
 	for _, f := range files {
 		args = append(args, "-f", f)
 	}
@@ -202,3 +204,5 @@ var random = regexp.MustCompile(`(?m)^(\s+(tls\.crt|tls\.key|ca\.crt|password): 
 func stable(manifest string) string { return random.ReplaceAllString(manifest, "${1}RANDOM") }
 
 var allFeatures = []string{"squid-cache/ci/all-features-values.yaml"}
+
+const defaultValues = "squid-cache/ci/default-values.yaml"

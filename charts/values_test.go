@@ -1,16 +1,14 @@
 package charts
 
 import (
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -132,114 +130,126 @@ func TestREADMEValuesTableIsValuesYAML(t *testing.T) {
 // other value; the rest are flipped (bool), incremented (int) or set to a
 // sentinel (free string).
 var changed = map[string]any{
-	"squid.enabled":                      true, // the existing-Squid base has it false
-	"commonLabels":                       map[string]any{"team": "x"},
-	"image.digest":                       "sha256:" + strings.Repeat("ab", 32),
-	"image.pullPolicy":                   "Always",
-	"imagePullSecrets":                   []any{"regcred2"},
-	"serviceAccount.annotations":         map[string]any{"a": "b"},
-	"podAnnotations":                     map[string]any{"a": "b"},
-	"podLabels":                          map[string]any{"a": "b"},
-	"podSecurityContext":                 map[string]any{"runAsNonRoot": true, "runAsUser": 1000},
-	"containerSecurityContext":           map[string]any{"readOnlyRootFilesystem": true, "runAsNonRoot": true},
-	"nodeSelector":                       map[string]any{"a": "b"},
-	"tolerations":                        []any{map[string]any{"key": "a", "operator": "Exists"}},
-	"affinity":                           map[string]any{"podAffinity": map[string]any{}},
-	"podAntiAffinity":                    "none",
-	"topologySpreadConstraints":          []any{map[string]any{"maxSkew": 2, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"}},
-	"hostAliases":                        []any{map[string]any{"ip": "10.0.0.1", "hostnames": []any{"a.example"}}},
-	"updateStrategy":                     map[string]any{"type": "OnDelete"},
-	"podManagementPolicy":                "OrderedReady",
-	"squid.resources":                    map[string]any{"limits": map[string]any{"memory": "3Gi"}},
-	"squid.cacheMem":                     "128 MB",
-	"squid.maximumObjectSizeInMemory":    "8 MB",
-	"squid.maximumObjectSize":            "3 GB",
-	"squid.cacheDir.medium":              "",
-	"squid.cacheDir.resetToken":          "42",
-	"squid.persistence.accessModes":      []any{"ReadWriteMany"},
-	"squid.persistence.size":             "3Gi",
-	"squid.persistence.annotations":      map[string]any{"a": "b"},
-	"squid.cachedDomains":                []any{"quay.io"},
-	"squid.otherDomains":                 "deny",
-	"squid.allowedClients":               []any{"10.1.0.0/16"},
-	"squid.upstreamCA.key":               "other.pem",
-	"squid.extraConfig":                  "forwarded_for delete",
-	"ca.certManager.issuerRef":           map[string]any{"name": "x", "kind": "ClusterIssuer"},
-	"ca.certManager.duration":            "1000h",
-	"privateBlobs.urlPatterns":           []any{"^https://cdn[.]example/.+$"},
-	"privateBlobs.extraCDNDomains":       []any{`^cdn\.example$`},
-	"privateBlobs.icapResources":         map[string]any{"limits": map[string]any{"memory": "32Mi"}},
-	"exporter.image.digest":              "sha256:" + strings.Repeat("cd", 32),
-	"exporter.logLevel":                  "warn",
-	"exporter.logFormat":                 "json",
-	"existingSquid.address":              "http://other.proxy.svc:3128",
-	"existingSquid.accessLogFrom":        []any{"10.9.0.0/16"},
-	"exporter.registries":                []any{"internal=registry.internal.example,*.cdn.internal.example"},
-	"exporter.extraArgs":                 []any{"--squid.timeout=3s"},
-	"exporter.resources":                 map[string]any{"limits": map[string]any{"memory": "99Mi"}},
-	"probe.targets":                      []any{map[string]any{"name": "x", "blob": "quay.io/a/b@sha256:" + strings.Repeat("ef", 32)}},
-	"probe.logWait":                      "7s",
-	"probe.test.timeout":                 "1m",
-	"probe.test.resources":               map[string]any{"limits": map[string]any{"memory": "77Mi"}},
-	"service.type":                       "NodePort",
-	"service.annotations":                map[string]any{"a": "b"},
-	"serviceMonitor.additionalLabels":    map[string]any{"a": "b"},
-	"serviceMonitor.interval":            "1m",
-	"serviceMonitor.scrapeTimeout":       "20s",
-	"serviceMonitor.relabelings":         []any{map[string]any{"targetLabel": "a", "replacement": "b"}},
-	"serviceMonitor.metricRelabelings":   []any{map[string]any{"targetLabel": "c", "replacement": "d"}},
-	"prometheusRule.additionalLabels":    map[string]any{"a": "b"},
-	"dashboard.labels":                   map[string]any{"grafana_dashboard": "2"},
-	"networkPolicy.proxyFrom":            []any{map[string]any{"podSelector": map[string]any{}}},
-	"networkPolicy.metricsFrom":          []any{map[string]any{"podSelector": map[string]any{"matchLabels": map[string]any{"x": "y"}}}},
-	"networkPolicy.egress":               []any{map[string]any{"ports": []any{map[string]any{"port": 8443}}}},
-	"podDisruptionBudget.maxUnavailable": 2,
-	"squid.persistence.storageClassName": "fast",
-	"serviceMonitor.namespace":           "monitoring",
-	"prometheusRule.namespace":           "monitoring",
-	"dashboard.namespace":                "grafana",
-	"ca.certManager.enabled":             false,
-	"squid.upstreamCA.existingConfigMap": "corp-ca",
-	"probe.credentialsSecret":            "pull-secret",
-	"probe.caConfigMap":                  "bundle",
-	"ca.clientConfigMap":                 "trusted-ca",
-	"ca.existingSecret":                  "my-ca",
-	"cachemgr.existingSecret":            "my-cachemgr",
-	"service.name":                       "http",
-	"dashboard.folderAnnotation":         "k8s-sidecar-target-directory",
-	"podAntiAffinityTopologyKey":         "topology.kubernetes.io/zone",
-	"image.tag":                          "9.9.9",
-	"exporter.image.tag":                 "9.9.9",
-	"global.imageRegistry":               "registry.example.com",
-	"nameOverride":                       "other",
-	"fullnameOverride":                   "other",
-	"serviceAccount.name":                "other-sa",
-	"priorityClassName":                  "high",
-	"dashboard.folder":                   "Elsewhere",
-	"image.registry":                     "registry.example.com",
-	"image.repository":                   "example/squid",
-	"exporter.image.registry":            "registry.example.com",
-	"exporter.image.repository":          "example/exporter",
-	"automountServiceAccountToken":       true,
-	"terminationGracePeriodSeconds":      31,
-	"ca.validityDays":                    1, // checked on the certificate below
-	"squid.cacheDir.sizeMiB":             2048,
-	"replicaCount":                       3,
-	"exporter.port":                      9399,
-	"exporter.accessLogPort":             5141,
-	"service.port":                       3129,
-	"squid.port":                         3130,
-	"squid.cacheDir.enabled":             false,
-	"squid.persistence.enabled":          false,
-	"privateBlobs.enabled":               false,
-	"probe.enabled":                      false,
-	"probe.test.enabled":                 false,
-	"serviceMonitor.enabled":             false,
-	"prometheusRule.enabled":             false,
-	"dashboard.enabled":                  false,
-	"networkPolicy.enabled":              false,
-	"podDisruptionBudget.enabled":        false,
-	"serviceAccount.create":              false,
+	"squid.enabled":                        true, // the existing-Squid base has it false
+	"commonLabels":                         map[string]any{"team": "x"},
+	"image.digest":                         "sha256:" + strings.Repeat("ab", 32),
+	"image.pullPolicy":                     "Always",
+	"imagePullSecrets":                     []any{"regcred2"},
+	"serviceAccount.annotations":           map[string]any{"a": "b"},
+	"podAnnotations":                       map[string]any{"a": "b"},
+	"podLabels":                            map[string]any{"a": "b"},
+	"podSecurityContext":                   map[string]any{"runAsNonRoot": true, "runAsUser": 1000},
+	"containerSecurityContext":             map[string]any{"readOnlyRootFilesystem": true, "runAsNonRoot": true},
+	"nodeSelector":                         map[string]any{"a": "b"},
+	"tolerations":                          []any{map[string]any{"key": "a", "operator": "Exists"}},
+	"affinity":                             map[string]any{"podAffinity": map[string]any{}},
+	"podAntiAffinity":                      "none",
+	"topologySpreadConstraints":            []any{map[string]any{"maxSkew": 2, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"}},
+	"hostAliases":                          []any{map[string]any{"ip": "10.0.0.1", "hostnames": []any{"a.example"}}},
+	"updateStrategy":                       map[string]any{"type": "OnDelete"},
+	"podManagementPolicy":                  "OrderedReady",
+	"squid.resources":                      map[string]any{"limits": map[string]any{"memory": "3Gi"}},
+	"squid.cacheMem":                       "128 MB",
+	"squid.maximumObjectSizeInMemory":      "8 MB",
+	"squid.maximumObjectSize":              "3 GB",
+	"squid.cacheDir.medium":                "",
+	"squid.cacheDir.resetToken":            "42",
+	"squid.persistence.accessModes":        []any{"ReadWriteMany"},
+	"squid.persistence.size":               "6Gi",
+	"squid.persistence.annotations":        map[string]any{"a": "b"},
+	"squid.cachedDomains":                  []any{"quay.io"},
+	"squid.otherDomains":                   "deny",
+	"squid.allowedClients":                 []any{"10.1.0.0/16"},
+	"squid.upstreamCA.key":                 "other.pem",
+	"squid.extraConfig":                    "forwarded_for delete",
+	"ca.certManager.issuerRef":             map[string]any{"name": "x", "kind": "ClusterIssuer"},
+	"privateBlobs.urlPatterns":             []any{"^https://cdn[.]example/.+$"},
+	"privateBlobs.extraCDNDomains":         []any{`^cdn\.example$`},
+	"privateBlobs.icapResources":           map[string]any{"limits": map[string]any{"memory": "32Mi"}},
+	"exporter.image.digest":                "sha256:" + strings.Repeat("cd", 32),
+	"exporter.logLevel":                    "warn",
+	"exporter.logFormat":                   "json",
+	"existingSquid.address":                "http://other.proxy.svc:3128",
+	"existingSquid.accessLogFrom":          []any{"10.9.0.0/16"},
+	"exporter.registries":                  []any{"internal=registry.internal.example,*.cdn.internal.example"},
+	"exporter.extraArgs":                   []any{"--squid.timeout=3s"},
+	"exporter.resources":                   map[string]any{"limits": map[string]any{"memory": "99Mi"}},
+	"probe.targets":                        []any{map[string]any{"name": "x", "blob": "quay.io/a/b@sha256:" + strings.Repeat("ef", 32)}},
+	"probe.logWait":                        "7s",
+	"probe.test.timeout":                   "1m",
+	"probe.test.resources":                 map[string]any{"limits": map[string]any{"memory": "77Mi"}},
+	"service.type":                         "NodePort",
+	"service.annotations":                  map[string]any{"a": "b"},
+	"serviceMonitor.additionalLabels":      map[string]any{"a": "b"},
+	"serviceMonitor.interval":              "1m",
+	"serviceMonitor.scrapeTimeout":         "20s",
+	"serviceMonitor.relabelings":           []any{map[string]any{"targetLabel": "a", "replacement": "b"}},
+	"serviceMonitor.metricRelabelings":     []any{map[string]any{"targetLabel": "c", "replacement": "d"}},
+	"prometheusRule.additionalLabels":      map[string]any{"a": "b"},
+	"dashboard.labels":                     map[string]any{"grafana_dashboard": "2"},
+	"networkPolicy.proxyFrom":              []any{map[string]any{"podSelector": map[string]any{}}},
+	"networkPolicy.metricsFrom":            []any{map[string]any{"podSelector": map[string]any{"matchLabels": map[string]any{"x": "y"}}}},
+	"networkPolicy.egress":                 []any{map[string]any{"ports": []any{map[string]any{"port": 8443}}}},
+	"podDisruptionBudget.maxUnavailable":   2,
+	"squid.persistence.storageClassName":   "fast",
+	"serviceMonitor.namespace":             "monitoring",
+	"prometheusRule.namespace":             "monitoring",
+	"dashboard.namespace":                  "grafana",
+	"squid.upstreamCA.existingConfigMap":   "corp-ca",
+	"probe.credentialsSecret":              "pull-secret",
+	"probe.caConfigMap":                    "bundle",
+	"ca.clientConfigMap":                   "trusted-ca",
+	"ca.existingSecret":                    "my-ca",
+	"ca.mode":                              "generate",
+	"ca.validity":                          "2160h",
+	"sidecarSecurityContext":               map[string]any{"runAsUser": 1000, "runAsGroup": 1000},
+	"squid.deniedDestinations":             []any{"10.0.0.0/8"},
+	"squid.allowedDestinations":            []any{"10.1.2.3/32"},
+	"squid.safePorts":                      []any{80, 443, 8443},
+	"ca.trustManager.namespaceSelector":    map[string]any{"matchLabels": map[string]any{"x": "y"}},
+	"secretsJob.resources":                 map[string]any{"limits": map[string]any{"memory": "48Mi"}},
+	"service.loadBalancerSourceRanges":     []any{"192.168.0.0/16"},
+	"prometheusRule.disabledAlerts":        []any{"SquidDown"},
+	"prometheusRule.alertOverrides":        map[string]any{"SquidDown": map[string]any{"for": "5m"}},
+	"prometheusRule.additionalAlertLabels": map[string]any{"x": "y"},
+	"networkPolicy.proxyFromNamespaces":    []any{"other"},
+	"networkPolicy.metricsFromNamespaces":  []any{"other"},
+	"networkPolicy.egress.extraRules":      []any{map[string]any{"ports": []any{map[string]any{"port": 8443}}}},
+	"cachemgr.existingSecret":              "my-cachemgr",
+	"service.name":                         "http",
+	"dashboard.folderAnnotation":           "k8s-sidecar-target-directory",
+	"podAntiAffinityTopologyKey":           "topology.kubernetes.io/zone",
+	"image.tag":                            "9.9.9",
+	"exporter.image.tag":                   "9.9.9",
+	"global.imageRegistry":                 "registry.example.com",
+	"nameOverride":                         "other",
+	"fullnameOverride":                     "other",
+	"serviceAccount.name":                  "other-sa",
+	"priorityClassName":                    "high",
+	"dashboard.folder":                     "Elsewhere",
+	"image.registry":                       "registry.example.com",
+	"image.repository":                     "example/squid",
+	"exporter.image.registry":              "registry.example.com",
+	"exporter.image.repository":            "example/exporter",
+	"automountServiceAccountToken":         true,
+	"terminationGracePeriodSeconds":        31,
+	"squid.cacheDir.sizeMiB":               2048,
+	"replicaCount":                         3,
+	"exporter.port":                        9399,
+	"exporter.accessLogPort":               5141,
+	"service.port":                         3129,
+	"squid.port":                           3130,
+	"squid.cacheDir.enabled":               false,
+	"squid.persistence.enabled":            false,
+	"privateBlobs.enabled":                 false,
+	"probe.enabled":                        false,
+	"probe.test.enabled":                   false,
+	"serviceMonitor.enabled":               false,
+	"prometheusRule.enabled":               false,
+	"dashboard.enabled":                    false,
+	"networkPolicy.enabled":                false,
+	"podDisruptionBudget.enabled":          false,
+	"serviceAccount.create":                false,
 }
 
 // bases are the renders a changed value is compared with: everything on
@@ -250,7 +260,9 @@ var bases = []struct {
 	files []string
 	extra []string
 }{
-	{"all features, cert-manager", allFeatures, []string{"--api-versions", "cert-manager.io/v1"}},
+	{"all features", allFeatures, nil},
+	{"all features, cert-manager", append(slices.Clip(allFeatures), "testdata/cert-manager-values.yaml"), []string{"--api-versions", "cert-manager.io/v1"}},
+	{"defaults, an existing CA Secret", []string{"testdata/existing-ca-values.yaml"}, nil},
 	{"defaults", nil, nil},
 	{"existing Squid", []string{"testdata/existing-squid-values.yaml"}, nil},
 }
@@ -299,34 +311,37 @@ func TestEveryValueChangesTheRender(t *testing.T) {
 				t.Errorf("%s=%v renders with no base: %v", v.path, to, errs)
 				return
 			}
-			if v.path == "ca.validityDays" {
-				return // only the random certificate changes: TestGeneratedCA checks it
-			}
 			t.Errorf("%s: setting it to %v changes nothing the chart renders", v.path, to)
 		}(v, to)
 	}
 	wg.Wait()
 }
 
-func TestGeneratedCA(t *testing.T) {
-	objs := objects(t, mustRender(t, nil, map[string]any{"ca.validityDays": 2}))
-	secret := find(t, objs, "Secret", "-ca")
-	if secret.get("type") != "kubernetes.io/tls" {
-		t.Errorf("CA Secret type %v, want kubernetes.io/tls", secret.get("type"))
+// No key material in the render: the hook Job makes the CA, constrained to
+// the cached domains, with the validity asked for, and the password.
+func TestSecretsJob(t *testing.T) {
+	objs := objects(t, mustRender(t, nil, map[string]any{"ca.validity": "2160h"}))
+	for _, o := range objs {
+		if o.kind() == "Secret" {
+			t.Errorf("Secret %s rendered: key material belongs in the cluster, made by the Job", o.name())
+		}
 	}
-	pemCert, _ := find(t, objs, "ConfigMap", "-ca").get("data", "ca.crt").(string)
-	block, _ := pem.Decode([]byte(pemCert))
-	if block == nil {
-		t.Fatalf("the CA ConfigMap holds no certificate: %q", pemCert)
+	job := find(t, objs, "Job", "-secrets")
+	args := fmt.Sprint(job.get("spec", "template", "spec", "containers"))
+	for _, want := range []string{"--ca.generate", "--ca.validity=2160h", "--ca.secret=cache-squid-cache-ca",
+		"--ca.permitted-domain=.quay.io", "--ca.permitted-domain=registry.redhat.io", "--ca.configmap=cache-squid-cache-ca",
+		"--cachemgr.secret=cache-squid-cache-cachemgr", "--label=app.kubernetes.io/instance=cache"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("the secrets Job's args lack %s: %s", want, args)
+		}
 	}
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
+	if hook := fmt.Sprint(job.get("metadata", "annotations")); !strings.Contains(hook, "pre-install,pre-upgrade") {
+		t.Errorf("the Job is not a pre-install, pre-upgrade hook: %s", hook)
 	}
-	if !cert.IsCA {
-		t.Error("the generated certificate is not a CA")
-	}
-	if left := time.Until(cert.NotAfter); left < 36*time.Hour || left > 72*time.Hour {
-		t.Errorf("ca.validityDays=2 made a CA valid for %v more", left)
+	// With an existing Secret the Job only checks it and copies its
+	// certificate for the clients.
+	objs = objects(t, mustRender(t, nil, map[string]any{"ca.mode": "existingSecret", "ca.existingSecret": "mine"}))
+	if args := fmt.Sprint(find(t, objs, "Job", "-secrets").get("spec", "template", "spec", "containers")); strings.Contains(args, "--ca.generate") || !strings.Contains(args, "--ca.secret=mine") {
+		t.Errorf("existingSecret: the Job's args %s", args)
 	}
 }

@@ -111,7 +111,7 @@ func TestExpressionsAgainstRealPrometheus(t *testing.T) {
 	}
 }
 
-var metricName = regexp.MustCompile(`\bsquid[a-z0-9_:]*`)
+var metricName = regexp.MustCompile(`\bsquid[_:][a-z0-9_:]*`) // a series name, not a job matcher such as .*squid.*
 
 // substitute fills in the dashboard's variables as Grafana would.
 func substitute(expr string) string {

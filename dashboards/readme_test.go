@@ -9,15 +9,17 @@ import (
 )
 
 // documentedElsewhere are metrics README documents that the test stack
-// cannot show: it runs the collectors and the prober in-process, not the
-// binary, which adds its build info and its access log feed's counters
-// (and the receiver's, when it receives). cmd/squid-cache-exporter's tests
-// run the binary.
+// cannot show: it runs the collectors and the prober's scheduler
+// in-process, not the binary, which adds its build info, its access log
+// feed's counters (and the receiver's, when it receives) and the probe
+// config's reloads. cmd/squid-cache-exporter's tests run the binary.
 var documentedElsewhere = map[string]bool{
-	"squid_exporter_build_info":                            true,
-	"squid_exporter_access_log_lines_total":                true,
-	"squid_exporter_access_log_malformed_lines_total":      true,
-	"squid_exporter_access_log_rejected_connections_total": true,
+	"squid_exporter_build_info":                                         true,
+	"squid_exporter_access_log_lines_total":                             true,
+	"squid_exporter_access_log_malformed_lines_total":                   true,
+	"squid_exporter_access_log_rejected_connections_total":              true,
+	"squid_exporter_probe_config_last_reload_successful":                true,
+	"squid_exporter_probe_config_last_reload_success_timestamp_seconds": true,
 }
 
 var (

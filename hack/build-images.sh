@@ -3,9 +3,9 @@
 # registry is pulled from), and writes each as a docker-archive for
 # `cluster load-image`, `kind load image-archive` or `skopeo copy`:
 #
-#   localhost/squid-cache-exporter/squid:TAG                 Squid 5.7 (Debian bookworm squid-openssl) + store-ID helper
-#   localhost/squid-cache-exporter/squid-cache-exporter:TAG  the exporter and the ICAP service (static Go, scratch)
-#   localhost/squid-cache-exporter/quayemu:TAG               test only: the quay emulation (hack/quayemu)
+#   localhost/squid-cache-exporter/squid:TAG                 Squid 5.7 (Debian bookworm squid-openssl) + store-ID helper + health check
+#   localhost/squid-cache-exporter/squid-cache-exporter:TAG  the exporter, the ICAP service and the chart's secrets Job (static Go, scratch)
+#   localhost/squid-cache-exporter/quayemu:TAG               test only: the quay emulation (hack/quayemu) and its proxy client (hack/proxycheck)
 #
 # TAG is the chart's appVersion, which the chart's image values default to.
 # Containerfiles: hack/images/. The Squid root comes from
@@ -48,11 +48,13 @@ if [ "${SRC:-}" = head ]; then
 fi
 log "building static binaries from ${SRC:-the working tree}"
 gobuild() { (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "$1" -o "$2" "$3"); }
-for b in squid-cache-exporter squid-icap-service; do
+for b in squid-cache-exporter squid-icap-service squid-cache-secrets; do
   gobuild "$ldflags" "$work/exporter/$b" "./cmd/$b"
 done
 gobuild "$ldflags" "$work/squid/squid-store-id-helper" ./cmd/squid-store-id-helper
+gobuild "$ldflags" "$work/squid/squid-cache-healthcheck" ./cmd/squid-cache-healthcheck
 gobuild "-s -w" "$work/quayemu/quayemu" ./hack/quayemu
+gobuild "-s -w" "$work/quayemu/proxycheck" ./hack/proxycheck
 cp /etc/ssl/certs/ca-certificates.crt "$work/exporter/"
 
 root=$(hack/squid-root.sh bookworm)

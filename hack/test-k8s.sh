@@ -18,8 +18,19 @@
 #     alert and recording rule of alerts/ is loaded (read from its API);
 #   - broken releases fail helm test with the reason: cache_mem 0
 #     (not_cached), and a CA bundle the clients do not trust (tls);
+#   - the chart's attack surface (docs/security.md, "The Helm chart"): two
+#     renders hold no key material; the hook Job made an ECDSA CA with
+#     pathlen 0 and name constraints, and the clients' ConfigMap holds it from
+#     the first install; a client pod (hack/proxycheck, as a build pod) gets
+#     Squid's denial for every forbidden destination (loopback, the pod's own
+#     ports, link-local and metadata addresses, cluster Services and pods, by
+#     address and by name, plain and CONNECT); a leaf Squid mints for a name
+#     outside the constraints is rejected by Go's verifier and openssl; a
+#     probe-target edit does not restart Squid; a pod deleted during a large
+#     download lets it finish;
 #   - helm upgrade with changed values rolls the pods and keeps the CA;
-#   - helm uninstall leaves nothing of the release behind.
+#   - helm uninstall leaves only the kept CA, its ConfigMap and the cache
+#     manager password behind, and a second install takes the same CA.
 #
 # Cluster: the one in $KUBECONFIG when set (kubectl and helm from PATH; set
 # LOAD_IMAGE to the command that loads a docker-archive, e.g.
@@ -84,23 +95,51 @@ tag=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' $CHART/Chart.yaml
 ok "images built and loaded (tag $tag)"
 
 # --- lint and server-side validation
-for f in "" $CHART/ci/*.yaml; do
-  if h lint --strict $CHART --kube-version "$kube_version" ${f:+-f "$f"} >"$WORK/lint.log" 2>&1; then
-    ok "helm lint --strict ${f:-(defaults)}"
+# Each ci/ values file, as chart-testing lints them (the bare defaults name no
+# proxy clients, which the chart refuses: ci/default-values.yaml adds them).
+for f in $CHART/ci/*.yaml; do
+  if h lint --strict $CHART --kube-version "$kube_version" -f "$f" >"$WORK/lint.log" 2>&1; then
+    ok "helm lint --strict $f"
   else
-    fail "helm lint --strict ${f:-(defaults)}"; cat "$WORK/lint.log" >&2
+    fail "helm lint --strict $f"; cat "$WORK/lint.log" >&2
   fi
 done
+if h template "$REL" $CHART --kube-version "$kube_version" >/dev/null 2>"$WORK/refused.log" || ! grep -q 'networkPolicy.proxyFromNamespaces' "$WORK/refused.log"; then
+  fail "the bare defaults rendered, or without naming networkPolicy.proxyFromNamespaces"; cat "$WORK/refused.log" >&2
+else
+  ok "the bare defaults are refused: $(grep -o 'networkPolicy: say who may use the proxy' "$WORK/refused.log")"
+fi
 k delete namespace "$NS" --wait=true --timeout=2m >/dev/null 2>&1 || true
 k create namespace "$NS" >/dev/null
-for f in "" $CHART/ci/all-features-values.yaml; do
-  h template "$REL" $CHART -n "$NS" --kube-version "$kube_version" ${f:+-f "$f"} >"$WORK/rendered.yaml"
+# Objects of APIs the cluster does not serve (trust-manager's Bundle) are
+# left out, and named.
+served=$(k api-resources --no-headers 2>/dev/null | awk '{print $NF}' | sort -u)
+for f in $CHART/ci/default-values.yaml $CHART/ci/all-features-values.yaml $CHART/ci/openshift-values.yaml; do
+  h template "$REL" $CHART -n "$NS" --kube-version "$kube_version" -f "$f" >"$WORK/rendered-all.yaml"
+  without_unserved() { awk -v served="$served" 'BEGIN { n = split(served, s, "\n"); for (i = 1; i <= n; i++) ok[s[i]] = 1 }
+    /^---/ { if (doc != "" && keep) print doc "---"; doc = ""; keep = 1; next }
+    /^kind: / { if (!($2 in ok)) { keep = 0; print $2 > "/dev/stderr" } }
+    { doc = doc $0 "\n" } END { if (doc != "" && keep) print doc }'; }
+  without_unserved <"$WORK/rendered-all.yaml" >"$WORK/rendered.yaml" 2>"$WORK/skipped.txt"
+  skipped=$(sort -u "$WORK/skipped.txt" | tr '\n' ' ')
   if k apply --dry-run=server --validate=strict -f "$WORK/rendered.yaml" >"$WORK/dry-run.log" 2>&1; then
-    ok "kubectl apply --dry-run=server --validate=strict: ${f:-defaults} ($(grep -c '^kind:' "$WORK/rendered.yaml") objects)"
+    ok "kubectl apply --dry-run=server --validate=strict: $f ($(grep -c '^kind:' "$WORK/rendered.yaml") objects${skipped:+; not served here: $skipped})"
   else
-    fail "server-side validation of ${f:-defaults}"; cat "$WORK/dry-run.log" >&2
+    fail "server-side validation of $f"; cat "$WORK/dry-run.log" >&2
   fi
 done
+
+# --- no key material in what Helm renders: two renders are the same, and
+# hold no Secret and no private key (the hook Job makes them in the cluster).
+for i in 1 2; do
+  h template "$REL" $CHART -n "$NS" --kube-version "$kube_version" -f hack/k8s/values.yaml >"$WORK/render$i.yaml"
+done
+if cmp -s "$WORK/render1.yaml" "$WORK/render2.yaml" && ! grep -qE 'PRIVATE KEY|^kind: Secret$|password:' "$WORK/render1.yaml"; then
+  ok "two helm template runs render the same $(grep -c '^kind:' "$WORK/render1.yaml") objects, with no Secret, key or password"
+else
+  fail "renders differ or hold key material"; diff "$WORK/render1.yaml" "$WORK/render2.yaml" | head >&2
+  grep -nE 'PRIVATE KEY|^kind: Secret$|password:' "$WORK/render1.yaml" | head >&2
+fi
 
 # --- the registries: the quay emulation
 sed "s|localhost/squid-cache-exporter/quayemu:TAG|localhost/squid-cache-exporter/quayemu:$tag|" hack/k8s/quayemu.yaml | kn apply -f - >/dev/null
@@ -111,10 +150,17 @@ kn create configmap quayemu-ca --from-file=ca.crt="$WORK/quayemu-ca.pem" >/dev/n
 kn create secret docker-registry probe-pull-secret --docker-server=quay.test \
   --docker-username=probe --docker-password=probe-password >/dev/null
 quay_ip=$(kn get service quay -o jsonpath='{.spec.clusterIP}')
+# evil.test and loopback.quay.test (a cached domain) point at the pod's
+# loopback: the proxy must refuse them. outside.test is the emulation under a
+# name the CA may not sign for (name_constraints adds it to cachedDomains).
 cat >"$WORK/hosts.yaml" <<EOF
 hostAliases:
   - ip: $quay_ip
-    hostnames: [quay.test, cdn01.quay.test, registry.access.test]
+    hostnames: [quay.test, cdn01.quay.test, registry.access.test, outside.test]
+  - ip: 127.0.0.1
+    hostnames: [evil.test, loopback.quay.test]
+squid:
+  allowedDestinations: [$quay_ip/32]
 EOF
 ok "quay emulation up at $quay_ip (quay.test, cdn01.quay.test, registry.access.test)"
 VALUES=(-f hack/k8s/values.yaml -f "$WORK/hosts.yaml")
@@ -161,6 +207,199 @@ verdicts() {
   fi
 }
 
+# client NAME ARGS...: runs hack/proxycheck in a pod of the namespace, as a
+# build pod would, with the clients' CA ConfigMap mounted at /ca; prints its
+# output, returns its exit code.
+client() {
+  local name=$1; shift
+  local args
+  args=$(printf '%s\n' "$@" | jq -R . | jq -sc .)
+  kn delete pod "$name" --ignore-not-found --wait=true >/dev/null 2>&1
+  kn apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: $name, labels: {app: proxycheck}}
+spec:
+  restartPolicy: Never
+  automountServiceAccountToken: false
+  securityContext: {runAsNonRoot: true, runAsUser: 65534, seccompProfile: {type: RuntimeDefault}}
+  containers:
+    - name: client
+      image: localhost/squid-cache-exporter/quayemu:$tag
+      imagePullPolicy: IfNotPresent
+      command: [/usr/local/bin/proxycheck]
+      args: $args
+      securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+      volumeMounts: [{name: ca, mountPath: /ca}]
+  volumes: [{name: ca, configMap: {name: $FULL-ca}}]
+EOF
+  client_wait "$name"
+}
+
+# client_wait NAME: waits for a client pod to end; prints its log, returns
+# whether it succeeded.
+client_wait() {
+  local phase=""
+  for _ in $(seq 240); do
+    phase=$(kn get pod "$1" -o jsonpath='{.status.phase}' 2>/dev/null)
+    [[ $phase == Succeeded || $phase == Failed ]] && break
+    sleep 1
+  done
+  kn logs "$1" 2>&1
+  kn delete pod "$1" --wait=false >/dev/null 2>&1
+  [[ $phase == Succeeded ]]
+}
+
+# The CA the Job made: ECDSA P-256, a CA for no further CAs (pathlen 0),
+# certificate and CRL signing only, permitted to sign for the cached domains
+# only, and in the clients' ConfigMap from the first install on.
+check_ca() {
+  kn get secret "$FULL-ca" -o jsonpath='{.data.tls\.crt}' | base64 -d >"$WORK/ca.pem"
+  kn get configmap "$FULL-ca" -o jsonpath='{.data.ca\.crt}' >"$WORK/ca-configmap.pem"
+  openssl x509 -in "$WORK/ca.pem" -noout -text >"$WORK/ca.txt" 2>&1 || true
+  local missing=() want days
+  for want in 'ASN1 OID: prime256v1' 'CA:TRUE, pathlen:0' 'Certificate Sign, CRL Sign' 'Permitted:' 'DNS:quay.test' 'DNS:registry.access.test' 'IP:0.0.0.0/0.0.0.0'; do
+    grep -qF "$want" "$WORK/ca.txt" || missing+=("$want")
+  done
+  days=$((($(date -d "$(openssl x509 -in "$WORK/ca.pem" -noout -enddate | cut -d= -f2)" +%s) - $(date +%s)) / 86400))
+  if ((${#missing[@]} == 0 && days > 300 && days <= 366)); then
+    ok "the Job's CA: ECDSA P-256, pathlen:0, keyCertSign+cRLSign, permitted $(grep -o 'DNS:[^,]*' "$WORK/ca.txt" | tr '\n' ' ')and no IP address; valid $days days"
+  else
+    fail "the CA lacks: ${missing[*]} (valid $days days)"; cat "$WORK/ca.txt" >&2
+  fi
+  if [[ -s $WORK/ca-configmap.pem ]] && [[ $(openssl x509 -in "$WORK/ca.pem" -outform der | sha256sum) == \
+    "$(openssl x509 -in "$WORK/ca-configmap.pem" -outform der | sha256sum)" ]]; then
+    ok "the clients' ConfigMap $FULL-ca holds the CA from the first install"
+  else
+    fail "the clients' ConfigMap does not hold the CA"
+  fi
+}
+
+# Every destination a build pod must not reach through the proxy, by address
+# and by name, plain and tunnelled: Squid's own pod (the exporter's log
+# receiver and metrics, the helpers, the cache manager), loopback in its
+# spellings, the link-local and cloud metadata addresses, the cluster's
+# Services (the API) and pods, and ports outside the safe ones.
+forbidden_destinations() {
+  local pod_ip quay_pod_ip
+  pod_ip=$(kn get pod "$FULL-0" -o jsonpath='{.status.podIP}')
+  quay_pod_ip=$(kn get pods -l app=quayemu -o jsonpath='{.items[0].status.podIP}')
+  if client forbidden -proxy "$FULL.$NS.svc:3128" deny \
+    "GET http://127.0.0.1:5140/" "GET http://127.0.0.1:9301/metrics" "GET http://localhost:9302/metrics" \
+    "GET http://[::1]:9301/metrics" "GET http://0.0.0.0:9301/metrics" "GET http://127.1:9303/metrics" \
+    "GET http://$pod_ip:9301/metrics" "GET http://$pod_ip:3128/squid-internal-mgr/info" "GET http://$pod_ip:5140/" \
+    "GET http://evil.test:9301/metrics" "CONNECT evil.test:443" "CONNECT loopback.quay.test:443" "CONNECT 127.0.0.1:443" \
+    "GET http://169.254.169.254/latest/meta-data/" "GET http://[fe80::1]/" "GET http://[fd00:ec2::254]/latest/meta-data/" \
+    "GET http://100.100.100.200/latest/meta-data/" "CONNECT 169.254.169.254:443" \
+    "GET http://10.96.0.1:443/api" "GET http://kubernetes.default.svc.cluster.local/api" "CONNECT 10.96.0.1:443" \
+    "CONNECT kubernetes.default.svc.cluster.local:443" "GET http://$quay_pod_ip:8080/ca.pem" "CONNECT $quay_pod_ip:8443" \
+    "GET http://quay.test:8080/ca.pem" "CONNECT quay.test:8443" >"$WORK/forbidden.log" 2>&1; then
+    ok "a client pod got Squid's ERR_ACCESS_DENIED for all $(grep -c '^denied' "$WORK/forbidden.log") forbidden destinations"
+    sed 's/^/     /' "$WORK/forbidden.log" >&2
+  else
+    fail "forbidden destinations reached or not denied"; cat "$WORK/forbidden.log" >&2
+  fi
+}
+
+# A name the CA may not sign for: outside.test, added to cachedDomains after
+# the CA was made. Squid bumps it and mints a leaf, which clients refuse;
+# quay.test's leaf verifies. Both verifiers: Go's and openssl's.
+name_constraints() {
+  client tls-quay -proxy "$FULL.$NS.svc:3128" -ca /ca/ca.crt tls quay.test >"$WORK/tls-quay.log" 2>&1 || true
+  client tls-outside -proxy "$FULL.$NS.svc:3128" -ca /ca/ca.crt tls outside.test >"$WORK/tls-outside.log" 2>&1 || true
+  sed -n '/BEGIN CERT/,/END CERT/p' "$WORK/tls-quay.log" >"$WORK/leaf-quay.pem"
+  sed -n '/BEGIN CERT/,/END CERT/p' "$WORK/tls-outside.log" >"$WORK/leaf-outside.pem"
+  local go_quay go_outside ssl_quay ssl_outside
+  go_quay=$(head -1 "$WORK/tls-quay.log") go_outside=$(head -1 "$WORK/tls-outside.log")
+  ssl_quay=$(openssl verify -CAfile "$WORK/ca.pem" "$WORK/leaf-quay.pem" 2>&1 | tail -1)
+  ssl_outside=$(openssl verify -CAfile "$WORK/ca.pem" "$WORK/leaf-outside.pem" 2>&1 | grep -m1 'error' || echo "no error")
+  if [[ $go_quay == verified && $go_outside == rejected:*constraint* && $ssl_quay == *OK && $ssl_outside == *"subtree violation"* ]]; then
+    ok "name constraints: quay.test's leaf verifies; outside.test's is refused by Go ($go_outside) and openssl ($ssl_outside)"
+  else
+    fail "name constraints: quay.test: go '$go_quay', openssl '$ssl_quay'; outside.test: go '$go_outside', openssl '$ssl_outside'"
+    cat "$WORK/tls-quay.log" "$WORK/tls-outside.log" >&2
+  fi
+}
+
+# A pod deleted while a client pulls a 32 MiB layer through it at 2 MB/s:
+# the preStop wait and shutdown_lifetime let the download finish, digest
+# checked, within the grace period.
+download_survives_rollout() {
+  local name=slow-pull
+  kn delete pod "$name" --ignore-not-found --wait=true >/dev/null 2>&1
+  kn apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: $name, labels: {app: proxycheck}}
+spec:
+  restartPolicy: Never
+  automountServiceAccountToken: false
+  securityContext: {runAsNonRoot: true, runAsUser: 65534, seccompProfile: {type: RuntimeDefault}}
+  containers:
+    - name: client
+      image: localhost/squid-cache-exporter/quayemu:$tag
+      imagePullPolicy: IfNotPresent
+      command: [/usr/local/bin/proxycheck]
+      args: [-proxy, "$FULL-0.$FULL-headless.$NS.svc:3128", -ca, /ca/ca.crt, -rate, "2000000", -timeout, 12s, pull, registry.access.test/org/big:latest]
+      securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+      volumeMounts: [{name: ca, mountPath: /ca}]
+  volumes: [{name: ca, configMap: {name: $FULL-ca}}]
+EOF
+  kn wait --for=condition=Ready pod/"$name" --timeout=60s >/dev/null 2>&1 || true
+  sleep 4
+  local t=$SECONDS
+  kn delete pod "$FULL-0" --wait=false >/dev/null
+  if client_wait "$name" >"$WORK/slow-pull.log" 2>&1 && grep -q 'digest matches' "$WORK/slow-pull.log"; then
+    ok "a pod deleted 4 s into a 32 MiB download at 2 MB/s: the client finished it ($(cat "$WORK/slow-pull.log" | tail -1); $((SECONDS - t)) s after the delete)"
+  else
+    fail "the download through a deleted pod did not finish"; cat "$WORK/slow-pull.log" >&2
+  fi
+  kn rollout status statefulset/"$FULL" --timeout=3m >/dev/null || fail "the StatefulSet did not come back"
+}
+
+# An edited probe target reaches the exporter with no restart of Squid: the
+# pods and their containers' restart counts stay; the exporter of each
+# replica reports the new target within ~2 minutes (kubelet's ConfigMap
+# sync, then the exporter's 15 s check).
+probe_edit_keeps_squid() {
+  local before after t=$SECONDS
+  before=$(kn get pods -l app.kubernetes.io/instance=$REL,app.kubernetes.io/component=squid \
+    -o jsonpath='{range .items[*]}{.metadata.uid}{range .status.containerStatuses[*]}/{.restartCount}{end}{"\n"}{end}' | sort)
+  cat >"$WORK/probe-edit.yaml" <<EOF
+probe:
+  targets:
+    - {name: registry-public, image: "registry.access.test/ubi9/ubi-micro:latest", layer: -1, interval: 1m}
+    - {name: quay-public, image: "quay.test/org/public:latest", layer: -1, interval: 1m}
+    - {name: quay-private, image: "quay.test/org/private:latest", layer: -1, private: true, interval: 1m}
+    - {name: registry-big, image: "registry.access.test/org/big:latest", layer: -1, interval: 1m, timeout: 50s}
+EOF
+  hn upgrade "$REL" $CHART "${VALUES[@]}" -f "$WORK/probe-edit.yaml" --wait --timeout 5m >/dev/null
+  local seen=0
+  for _ in $(seq 60); do
+    seen=0
+    for i in 0 1; do
+      k get --raw "/api/v1/namespaces/$NS/pods/$FULL-$i:9301/proxy/metrics" 2>/dev/null | grep -q 'squid_probe_success{target="registry-big"}' && seen=$((seen + 1))
+    done
+    ((seen == 2)) && break
+    sleep 5
+  done
+  after=$(kn get pods -l app.kubernetes.io/instance=$REL,app.kubernetes.io/component=squid \
+    -o jsonpath='{range .items[*]}{.metadata.uid}{range .status.containerStatuses[*]}/{.restartCount}{end}{"\n"}{end}' | sort)
+  if [[ $before == "$after" && $seen == 2 ]]; then
+    ok "a probe-target edit: both exporters probe the new target after $((SECONDS - t)) s; the pods and Squid's restart counts are the same"
+  else
+    fail "probe-target edit: pods before [$before] after [$after]; exporters with the new target: $seen of 2"
+  fi
+}
+
+# Squid's memory as measured by the kubelet, per container of replica 0,
+# after the tests' pulls: what resources.requests are sized from.
+memory_in_use() {
+  k get --raw "/api/v1/nodes/$(k get nodes -o jsonpath='{.items[0].metadata.name}')/proxy/stats/summary" 2>/dev/null |
+    jq -r --arg ns "$NS" --arg pod "$FULL-0" '.pods[] | select(.podRef.namespace == $ns and .podRef.name == $pod) |
+      .containers[] | "\(.name) \((.memory.workingSetBytes // 0) / 1048576 | floor) MiB"' | tr '\n' ' '
+}
+
 # --- install
 t=$SECONDS
 if hn install "$REL" $CHART "${VALUES[@]}" --wait --timeout 5m >"$WORK/install.log" 2>&1; then
@@ -181,6 +420,8 @@ done
 helm_test pass
 verdicts
 ca0=$(ca_sum) secret0=$(secret_sum)
+check_ca
+forbidden_destinations
 
 # --- Prometheus (cluster up --monitoring)
 prom() { k get --raw "/api/v1/namespaces/monitoring/services/prometheus:9090/proxy/api/v1/$1" 2>/dev/null || true; }
@@ -192,7 +433,7 @@ if k -n monitoring get service prometheus >/dev/null 2>&1; then
   up="" squid_up="" probes="" rules="" t=$SECONDS
   declare -A seen=()
   for _ in $(seq 60); do
-    [[ $up == 6 ]] || up=$(promq "sum(up{namespace=\"$NS\",service=\"$FULL\"})" | jq -r '.data.result[0].value[1] // 0')
+    [[ $up == 6 ]] || up=$(promq "sum(up{namespace=\"$NS\",service=\"$FULL-metrics\"})" | jq -r '.data.result[0].value[1] // 0')
     [[ $squid_up == 2 ]] || squid_up=$(promq "sum(squid_up{namespace=\"$NS\"})" | jq -r '.data.result[0].value[1] // 0')
     [[ $probes == 6 ]] || probes=$(promq "sum(squid_probe_success{namespace=\"$NS\"} * squid_probe_cache_hit * squid_probe_digest_match)" | jq -r '.data.result[0].value[1] // 0')
     [[ $rules == "$nwant" ]] || rules=$(prom rules | jq -r '.data.groups[].rules[] | select(.health == "ok") | .name' | sort -u | comm -12 - <(echo "$want_rules") | wc -l)
@@ -247,6 +488,8 @@ if k -n monitoring get service prometheus >/dev/null 2>&1; then
 else
   log "no Prometheus in namespace monitoring: monitoring checks skipped (cluster up --monitoring runs them)"
 fi
+probe_edit_keeps_squid
+log "memory in use on replica 0 after the pulls: $(memory_in_use)"
 
 # --- the chart for a Squid it does not run: the exporter alone, watching
 # replica 0 of the first release, which logs to it and lets it read the cache
@@ -268,17 +511,21 @@ EOF
 t=$SECONDS
 if hn install ext $CHART -f hack/k8s/values.yaml -f "$WORK/ext.yaml" --wait --timeout 3m >"$WORK/ext.log" 2>&1; then
   ext_ip=$(kn get service ext-squid-cache -o jsonpath='{.spec.clusterIP}')
+  # The chart's own logformat carries its per-pod token first; this exporter
+  # reads the plain squid_probe fields.
+  fields=$(grep -A1 'define "squid-cache.logformatFields"' $CHART/templates/configmap.yaml | tail -1)
   cat >"$WORK/log-to-ext.yaml" <<EOF
 squid:
   extraConfig: |
     acl pods src $pod_cidr
     http_access allow pods manager
-    access_log tcp://$ext_ip:5140 logformat=squid_probe on-error=drop
+    logformat squid_probe_ext $fields
+    access_log tcp://$ext_ip:5140 logformat=squid_probe_ext on-error=drop
 EOF
   hn upgrade "$REL" $CHART "${VALUES[@]}" -f "$WORK/log-to-ext.yaml" --wait --timeout 5m >/dev/null
   ok "an exporter-only release (squid.enabled=false) for replica 0 of $REL ($((SECONDS - t))s)"
   helm_test pass "" ext
-  ext_up=$(k get --raw "/api/v1/namespaces/$NS/services/ext-squid-cache:metrics/proxy/metrics" | grep -E '^squid_up ' || true)
+  ext_up=$(k get --raw "/api/v1/namespaces/$NS/services/ext-squid-cache-metrics:metrics/proxy/metrics" | grep -E '^squid_up ' || true)
   [[ $ext_up == "squid_up 1" ]] && ok "its squid_up is 1: it reads the existing Squid's cache manager" || fail "existing Squid: $ext_up"
   hn uninstall ext --wait >/dev/null
 else
@@ -288,11 +535,17 @@ pods0=$(pods)
 
 # --- broken releases fail helm test, naming the reason
 t=$SECONDS
-hn upgrade "$REL" $CHART "${VALUES[@]}" --set squid.cacheMem="0 MB" --wait --timeout 5m >/dev/null
+# outside.test joins cachedDomains: the kept CA may not sign for it.
+cat >"$WORK/outside.yaml" <<EOF
+squid:
+  cachedDomains: [.quay.test, registry.access.test, outside.test]
+EOF
+hn upgrade "$REL" $CHART "${VALUES[@]}" -f "$WORK/outside.yaml" --set squid.cacheMem="0 MB" --wait --timeout 5m >/dev/null
 pods1=$(pods)
 [[ -z $(comm -12 <(echo "$pods0") <(echo "$pods1")) ]] && ok "helm upgrade (cache_mem 0) rolled both pods ($((SECONDS - t))s)" || fail "helm upgrade left pods unchanged: $pods1"
 [[ $(ca_sum) == "$ca0" && $(secret_sum) == "$secret0" ]] && ok "the CA is kept across the upgrade" || fail "the CA changed on upgrade"
 helm_test fail not_cached
+name_constraints
 
 openssl req -x509 -newkey rsa:2048 -nodes -keyout /dev/null -subj "/CN=not the proxy CA" -days 1 -out "$WORK/other-ca.pem" 2>/dev/null
 kn create configmap untrusted-bundle --from-file=ca.crt="$WORK/other-ca.pem" >/dev/null
@@ -305,19 +558,32 @@ hn upgrade "$REL" $CHART "${VALUES[@]}" --wait --timeout 5m >/dev/null
 [[ -z $(comm -12 <(echo "$pods1") <(pods)) ]] && ok "helm upgrade back to the good values rolled the pods ($((SECONDS - t))s)" || fail "pods not rolled"
 [[ $(ca_sum) == "$ca0" && $(secret_sum) == "$secret0" ]] && ok "the CA is the one of the first install after 3 upgrades" || fail "the CA changed"
 helm_test pass
+download_survives_rollout
 
-# --- uninstall leaves nothing behind
+# --- uninstall leaves nothing behind but what the Job made and keeps (the
+# CA, its ConfigMap, the cache manager password); a second install takes
+# them as they are.
 # --wait waits for the objects helm deleted; their pods go after them.
+kept="configmap/$FULL-ca secret/$FULL-ca secret/$FULL-cachemgr"
 hn uninstall "$REL" --wait --timeout 3m >/dev/null
 t=$SECONDS
 for _ in $(seq 60); do
-  left=$(k get all,configmaps,secrets,serviceaccounts,poddisruptionbudgets,networkpolicies,persistentvolumeclaims,servicemonitors,prometheusrules \
-    -A -l app.kubernetes.io/instance=$REL -o name 2>&1)
-  left+=$(kn get pods -o name | grep -v quayemu || true)
-  [[ -z $left ]] && break
+  left=$(k get all,configmaps,secrets,serviceaccounts,roles,rolebindings,jobs,poddisruptionbudgets,networkpolicies,persistentvolumeclaims,servicemonitors,prometheusrules \
+    -A -l app.kubernetes.io/instance=$REL -o name 2>&1 | sort | tr '\n' ' ')
+  left+=$(kn get pods -o name | grep -v 'quayemu\|proxycheck' || true)
+  [[ $left == "$kept " ]] && break
   sleep 2
 done
-[[ -z $left ]] && ok "helm uninstall left nothing behind (pods gone after $((SECONDS - t))s)" || fail "left behind after uninstall: $left"
+[[ $left == "$kept " ]] && ok "helm uninstall left only the kept $kept (pods gone after $((SECONDS - t))s)" || fail "after uninstall: [$left], want [$kept ]"
+t=$SECONDS
+if hn install "$REL" $CHART "${VALUES[@]}" --wait --timeout 5m >"$WORK/install2.log" 2>&1; then
+  [[ $(ca_sum) == "$ca0" && $(secret_sum) == "$secret0" ]] && ok "a second install ($((SECONDS - t))s) signs with the first install's CA, and its ConfigMap holds it" || fail "the second install has another CA"
+else
+  fail "the second install"; cat "$WORK/install2.log" >&2
+fi
+hn uninstall "$REL" --wait --timeout 3m >/dev/null
+k -n "$NS" delete configmap "$FULL-ca" >/dev/null 2>&1 || true
+k -n "$NS" delete secret "$FULL-ca" "$FULL-cachemgr" >/dev/null 2>&1 || true
 
 log "wall time: $(($(date +%s) - T0))s; failures: $fails"
 ((fails == 0))

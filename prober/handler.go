@@ -33,11 +33,12 @@ func (s *Scheduler) Handler() http.Handler {
 
 func (s *Scheduler) serveProbe(w http.ResponseWriter, r *http.Request) {
 	name := r.URL.Query().Get("target")
-	t := s.target(name)
-	if t == nil {
+	e := s.lookup(name)
+	if e == nil {
 		http.Error(w, fmt.Sprintf("unknown target %q; see /probe/targets", name), http.StatusBadRequest)
 		return
 	}
+	t := &e.target
 	budget, fromCaller := callerBudget(r, t)
 	need := min(MinOnDemandTimeout, t.Timeout)
 	if fromCaller && budget < need {
@@ -62,7 +63,7 @@ func (s *Scheduler) serveProbe(w http.ResponseWriter, r *http.Request) {
 	}
 	defer release()
 	result := s.probe(ctx, t)
-	s.countTraffic(result)
+	s.countTraffic(e, result)
 	// A round the caller ended early reports a timeout; other verdicts
 	// were reached before the end, and stand.
 	if result.Reason == ReasonTimeout && ctx.Err() != nil {
@@ -133,22 +134,4 @@ func (s *Scheduler) TargetsHandler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(s.names())
 	})
-}
-
-// names are the targets' names, in the config's order.
-func (s *Scheduler) names() []string {
-	names := make([]string, len(s.Targets))
-	for i, t := range s.Targets {
-		names[i] = t.Name
-	}
-	return names
-}
-
-func (s *Scheduler) target(name string) *Target {
-	for i := range s.Targets {
-		if s.Targets[i].Name == name {
-			return &s.Targets[i]
-		}
-	}
-	return nil
 }

@@ -76,10 +76,11 @@ func TestProbeHandler(t *testing.T) {
 	}
 }
 
-func scrapeScheduler(t *testing.T, s *Scheduler) promtest.Samples {
+// scrapeScheduler scrapes a Scheduler, or a Service.
+func scrapeScheduler(t *testing.T, c prometheus.Collector) promtest.Samples {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(s)
+	reg.MustRegister(c)
 	metrics := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	defer metrics.Close()
 	samples, _ := promtest.Scrape(t, metrics.URL)

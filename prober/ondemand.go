@@ -92,3 +92,12 @@ func (s *Scheduler) spaced(t *Target, now time.Time) error {
 	s.lastDemand[t.Name] = now
 	return nil
 }
+
+// forgetDemand drops the spacing of targets that are gone.
+func (s *Scheduler) forgetDemand(names []string) {
+	s.spacingMu.Lock()
+	defer s.spacingMu.Unlock()
+	for _, name := range names {
+		delete(s.lastDemand, name)
+	}
+}

@@ -18,14 +18,15 @@ const DefaultLogWait = 3 * time.Second
 
 // Prober pulls blobs through one Squid and reads that Squid's access log.
 // Its rounds may overlap: each knows its own log lines by its marker.
+// Set RootCAs before the first round, and later only with SetRootCAs.
 type Prober struct {
 	Proxy   *url.URL
 	RootCAs *x509.CertPool // must include the ssl-bump CA
 	Log     *accesslog.Hub
 	LogWait time.Duration
 
-	baseOnce sync.Once
-	base     *http.Transport // every round's connections: see transport.go
+	mu   sync.Mutex
+	pool *pool // every round's connections: see transport.go
 
 	afterPull func(n int)                               // for tests: runs after pull n (1 or 2)
 	wrapBase  func(http.RoundTripper) http.RoundTripper // for tests: sees every request to Squid
@@ -38,7 +39,9 @@ func (p *Prober) Probe(ctx context.Context, t *Target) *Result {
 	ctx, cancel := context.WithTimeout(ctx, t.Timeout)
 	defer cancel()
 	r := &Result{Target: t.Name, Durations: map[Phase]time.Duration{}}
-	ro := &round{p: p, t: t, r: r, markers: newMarkers()}
+	pl := p.acquire()
+	defer p.release(pl)
+	ro := &round{p: p, t: t, r: r, markers: newMarkers(), base: p.roundTripper(pl)}
 	// Which address Squid sees this round's requests come from, and how
 	// many requests it sends; its new connections count in countConnects.
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: ro.gotConn})

@@ -20,7 +20,7 @@ import (
 func (ro *round) authenticate(ctx context.Context) (name.Digest, *http.Client, error) {
 	// go-containerregistry's transports sit on top, and the client follows
 	// redirects through them: every request reaches Squid marked.
-	base := &markerTransport{next: ro.p.transport(), markers: ro.markers}
+	base := &markerTransport{next: ro.base, markers: ro.markers}
 	ref, auth, err := ro.resolve(ctx, base)
 	if err != nil {
 		return name.Digest{}, nil, err

@@ -19,6 +19,7 @@ type round struct {
 	t        *Target
 	r        *Result
 	markers  *markers               // one a request, logged by Squid; never printed
+	base     http.RoundTripper      // to Squid, on the prober's pool
 	client   atomic.Pointer[string] // our address as Squid logs it
 	sent     atomic.Int64           // requests Squid counts, CONNECTs included
 	unmarked atomic.Int64           // lines like ours in a log without the marker field

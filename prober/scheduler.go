@@ -15,7 +15,9 @@ import (
 // interval with jitter, and keeps the latest verdicts as metrics. It also
 // runs rounds on demand (Handler), which do not change those verdicts.
 type Scheduler struct {
-	Prober  *Prober
+	Prober *Prober
+	// Targets are the targets the scheduler starts with. SetTargets
+	// replaces the set later, and leaves this field as it was.
 	Targets []Target
 	Logger  log.Logger
 	// OnDemandEvery is the least time between two on-demand rounds of one
@@ -30,29 +32,50 @@ type Scheduler struct {
 	lastDemand map[string]time.Time // target -> start of its last on-demand round
 
 	probeFunc func(context.Context, *Target) *Result // for tests: replaces Prober.Probe
+	firstWait func(*Target) time.Duration            // for tests: replaces the wait before a target's first round
 
-	mu          sync.Mutex
-	last        map[string]*Result
-	lastSuccess map[string]time.Time
-	rounds      map[string]int
-	failures    map[string]map[Reason]int
-	requests    map[string]int
-	hits        map[string]int
+	mu  sync.Mutex
+	set []*entry // the targets that run, with their verdicts: see targetset.go
+	run *run     // the Run under way, or nil
 }
 
-// Run probes until ctx ends.
+// run is a Run under way: the loops it starts end with its context.
+type run struct {
+	ctx   context.Context
+	loops sync.WaitGroup
+}
+
+// Run probes until ctx ends: the current targets, and those SetTargets
+// adds while it runs.
 func (s *Scheduler) Run(ctx context.Context) {
-	var wg sync.WaitGroup
-	for i := range s.Targets {
-		t := &s.Targets[i]
-		wg.Go(func() { s.loop(ctx, t) })
+	r := &run{ctx: ctx}
+	s.mu.Lock()
+	s.run = r
+	for _, e := range s.current() {
+		s.start(e)
 	}
-	wg.Wait()
+	s.mu.Unlock()
+	<-ctx.Done()
+	s.mu.Lock()
+	s.run = nil // no loop starts after this
+	s.mu.Unlock()
+	r.loops.Wait()
 }
 
-func (s *Scheduler) loop(ctx context.Context, t *Target) {
-	// Start soon, but not all targets at once.
-	wait := jitter(min(t.Interval, 10*time.Second), 1)
+// start runs e's loop, when Run runs; s.mu is held.
+func (s *Scheduler) start(e *entry) {
+	r := s.run
+	if r == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(r.ctx)
+	e.cancel = cancel
+	r.loops.Go(func() { s.loop(ctx, e) })
+}
+
+func (s *Scheduler) loop(ctx context.Context, e *entry) {
+	t := &e.target
+	wait := s.startWait(t)
 	for {
 		select {
 		case <-ctx.Done():
@@ -60,12 +83,21 @@ func (s *Scheduler) loop(ctx context.Context, t *Target) {
 		case <-time.After(wait):
 		}
 		r := s.probe(ctx, t)
-		if ctx.Err() != nil { // shutting down: the round says nothing about the cache
+		if ctx.Err() != nil { // shutting down, or the target changed: the round says nothing about the cache
 			return
 		}
-		s.Record(r)
+		s.record(e, r)
 		wait = jitter(t.Interval, 0.1)
 	}
+}
+
+// startWait is the wait before a target's first round: soon, but not all
+// targets at once.
+func (s *Scheduler) startWait(t *Target) time.Duration {
+	if s.firstWait != nil {
+		return s.firstWait(t)
+	}
+	return jitter(min(t.Interval, 10*time.Second), 1)
 }
 
 // jitter returns d, moved by up to ±fraction of itself.
@@ -85,70 +117,75 @@ func (s *Scheduler) onDemand() *gate {
 	return s.gate
 }
 
-// Record keeps a background round's verdict and logs a failure.
+// Record keeps a background round's verdict of a current target, and logs
+// a failure.
 func (s *Scheduler) Record(r *Result) {
-	if !r.Success {
-		level.Warn(s.Logger).Log("msg", "probe failed", "target", r.Target, "reason", r.Reason, "err", r.Err, "codes", r.Codes[0]+","+r.Codes[1])
-	} else {
-		level.Debug(s.Logger).Log("msg", "probe passed", "target", r.Target, "codes", r.Codes[0]+","+r.Codes[1], "duration", r.Total)
+	if e := s.lookup(r.Target); e != nil {
+		s.record(e, r)
 	}
+}
+
+// record keeps r as e's verdict, unless e has stopped.
+func (s *Scheduler) record(e *entry, r *Result) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.init()
-	s.last[r.Target] = r
-	s.rounds[r.Target]++
-	s.requests[r.Target] += r.ProxyRequests
-	s.hits[r.Target] += r.ProxyHits
-	if r.Success {
-		s.lastSuccess[r.Target] = r.Finished
-	} else {
-		if s.failures[r.Target] == nil {
-			s.failures[r.Target] = map[Reason]int{}
+	recorded := !e.stopped
+	if recorded {
+		e.last = r
+		e.rounds++
+		e.requests += r.ProxyRequests
+		e.hits += r.ProxyHits
+		if r.Success {
+			e.lastSuccess = r.Finished
+		} else {
+			e.failures[r.Reason]++
 		}
-		s.failures[r.Target][r.Reason]++
+	}
+	s.mu.Unlock()
+	switch {
+	case !recorded:
+	case !r.Success:
+		level.Warn(s.Logger).Log("msg", "probe failed", "target", r.Target, "reason", r.Reason, "err", r.Err, "codes", r.Codes[0]+","+r.Codes[1])
+	default:
+		level.Debug(s.Logger).Log("msg", "probe passed", "target", r.Target, "codes", r.Codes[0]+","+r.Codes[1], "duration", r.Total)
 	}
 }
 
 // countTraffic adds an on-demand round's requests and hits to the
 // counters that let dashboards leave the prober's traffic out of Squid's,
-// and nothing else: its verdict is the caller's.
-func (s *Scheduler) countTraffic(r *Result) {
+// and nothing else: its verdict is the caller's. A round of a target that
+// has changed or gone since counts nowhere.
+func (s *Scheduler) countTraffic(e *entry, r *Result) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.init()
-	s.requests[r.Target] += r.ProxyRequests
-	s.hits[r.Target] += r.ProxyHits
-}
-
-// init makes the maps; s.mu is held.
-func (s *Scheduler) init() {
-	if s.last == nil {
-		s.last, s.lastSuccess, s.failures = map[string]*Result{}, map[string]time.Time{}, map[string]map[Reason]int{}
-		s.rounds, s.requests, s.hits = map[string]int{}, map[string]int{}, map[string]int{}
+	if !e.stopped {
+		e.requests += r.ProxyRequests
+		e.hits += r.ProxyHits
 	}
 }
 
 // Describe sends nothing: an unchecked collector.
 func (s *Scheduler) Describe(chan<- *prometheus.Desc) {}
 
-// Collect sends the latest background verdict of every target that has had
-// one, the counts of background rounds and failures of every target, and
-// the prober's traffic through Squid, on-demand rounds included.
+// Collect sends the latest background verdict of every current target
+// that has had one, the counts of background rounds and failures of every
+// current target, and the prober's traffic through Squid, on-demand rounds
+// included.
 func (s *Scheduler) Collect(ch chan<- prometheus.Metric) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, t := range s.Targets {
-		if r := s.last[t.Name]; r != nil {
-			r.collect(ch)
+	for _, e := range s.current() {
+		name := e.target.Name
+		if e.last != nil {
+			e.last.collect(ch)
 		}
-		if at, ok := s.lastSuccess[t.Name]; ok {
-			ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, float64(at.UnixMilli())/1000, t.Name)
+		if !e.lastSuccess.IsZero() {
+			ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, float64(e.lastSuccess.UnixMilli())/1000, name)
 		}
-		ch <- prometheus.MustNewConstMetric(roundsDesc, prometheus.CounterValue, float64(s.rounds[t.Name]), t.Name)
-		ch <- prometheus.MustNewConstMetric(proxyRequestsDesc, prometheus.CounterValue, float64(s.requests[t.Name]), t.Name)
-		ch <- prometheus.MustNewConstMetric(proxyHitsDesc, prometheus.CounterValue, float64(s.hits[t.Name]), t.Name)
+		ch <- prometheus.MustNewConstMetric(roundsDesc, prometheus.CounterValue, float64(e.rounds), name)
+		ch <- prometheus.MustNewConstMetric(proxyRequestsDesc, prometheus.CounterValue, float64(e.requests), name)
+		ch <- prometheus.MustNewConstMetric(proxyHitsDesc, prometheus.CounterValue, float64(e.hits), name)
 		for _, reason := range Reasons {
-			ch <- prometheus.MustNewConstMetric(failuresDesc, prometheus.CounterValue, float64(s.failures[t.Name][reason]), t.Name, string(reason))
+			ch <- prometheus.MustNewConstMetric(failuresDesc, prometheus.CounterValue, float64(e.failures[reason]), name, string(reason))
 		}
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
+	"sync"
 	"time"
 
 	"github.com/go-kit/log"
@@ -28,19 +28,27 @@ type Settings struct {
 	ProxyURL   string        // the Squid the rounds pull through
 	CAFile     string        // PEM bundle trusted besides the system roots: Squid's ssl-bump CA
 	LogWait    time.Duration // how long a round waits for the log; 0 is DefaultLogWait
+	// ReloadInterval is how often Run checks the config and CA files for
+	// changes; 0 is DefaultReloadInterval.
+	ReloadInterval time.Duration
 }
 
 // Service is the prober as a program runs it: rounds in the background,
 // their verdicts as metrics, /probe for a round now, and one round of each
 // target for the one-shot command. It reads Squid's access log from log,
-// which must be open before the first round.
+// which must be open before the first round. Its config and CA files are
+// re-read while it runs: see reload.go.
 type Service struct {
+	settings  Settings
 	scheduler *Scheduler
+	logger    log.Logger
+	reloads   reloads
 }
 
 // NewService checks the settings and loads the targets.
 func NewService(s Settings, log *accesslog.Hub, logger log.Logger) (*Service, error) {
-	cfg, err := LoadConfig(s.ConfigFile)
+	f := readFiles(s)
+	cfg, roots, err := f.load(s)
 	if err != nil {
 		return nil, err
 	}
@@ -48,16 +56,15 @@ func NewService(s Settings, log *accesslog.Hub, logger log.Logger) (*Service, er
 	if err != nil { // the error quotes the URL, which may hold Squid's proxy password
 		return nil, fmt.Errorf("proxy URL: %w", redact.Error(err))
 	}
-	roots, err := rootCAs(s.CAFile)
-	if err != nil {
-		return nil, err
-	}
 	p := &Prober{Proxy: proxy, RootCAs: roots, Log: log, LogWait: s.LogWait}
-	return &Service{scheduler: &Scheduler{Prober: p, Targets: cfg.Targets, Logger: logger, OnDemandEvery: DefaultOnDemandEvery}}, nil
+	svc := &Service{settings: s, logger: logger,
+		scheduler: &Scheduler{Prober: p, Targets: cfg.Targets, Logger: logger, OnDemandEvery: DefaultOnDemandEvery}}
+	svc.reloads.loaded(f.version(), time.Now())
+	return svc, nil
 }
 
-// rootCAs are the system roots plus the PEM bundle at path.
-func rootCAs(path string) (*x509.CertPool, error) {
+// rootCAs are the system roots plus the PEM bundle pem, read from path.
+func rootCAs(pem []byte, path string) (*x509.CertPool, error) {
 	pool, err := x509.SystemCertPool()
 	if err != nil {
 		pool = x509.NewCertPool()
@@ -65,18 +72,20 @@ func rootCAs(path string) (*x509.CertPool, error) {
 	if path == "" {
 		return pool, nil
 	}
-	pem, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("CA file: %w", err)
-	}
 	if !pool.AppendCertsFromPEM(pem) {
 		return nil, fmt.Errorf("CA file %s holds no PEM certificate", path)
 	}
 	return pool, nil
 }
 
-// Run probes every target in the background until ctx ends.
-func (s *Service) Run(ctx context.Context) { s.scheduler.Run(ctx) }
+// Run probes every target in the background, and applies changes to the
+// config and CA files, until ctx ends.
+func (s *Service) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { s.watch(ctx) })
+	s.scheduler.Run(ctx)
+	wg.Wait()
+}
 
 // Routes serves /probe and /probe/targets on mux.
 func (s *Service) Routes(mux *http.ServeMux) {
@@ -91,17 +100,20 @@ func (s *Service) Targets() []string { return s.scheduler.names() }
 // verdict to w, and says whether all passed. Its rounds are not recorded.
 func (s *Service) ProbeAll(ctx context.Context, w io.Writer) bool {
 	ok := true
-	for i := range s.scheduler.Targets {
-		r := s.scheduler.Prober.Probe(ctx, &s.scheduler.Targets[i])
+	for _, t := range s.scheduler.targets() {
+		r := s.scheduler.Prober.Probe(ctx, &t)
 		fmt.Fprintln(w, r)
 		ok = ok && r.Success
 	}
 	return ok
 }
 
-// Describe and Collect export the background rounds' verdicts and the
-// prober's traffic through Squid.
+// Describe and Collect export the background rounds' verdicts, the
+// prober's traffic through Squid, and whether the last reload applied.
 func (s *Service) Describe(ch chan<- *prometheus.Desc) { s.scheduler.Describe(ch) }
 
 // Collect: see Describe.
-func (s *Service) Collect(ch chan<- prometheus.Metric) { s.scheduler.Collect(ch) }
+func (s *Service) Collect(ch chan<- prometheus.Metric) {
+	s.scheduler.Collect(ch)
+	s.reloads.collect(ch)
+}

@@ -53,7 +53,7 @@ func feedConfig(o accessLogOptions, logger log.Logger) (*accesslog.FeedConfig, e
 	if err != nil {
 		return nil, err
 	}
-	c := &accesslog.FeedConfig{AllowedPeers: peers, Logger: logger}
+	c := &accesslog.FeedConfig{AllowedPeers: peers, TokenFile: o.tokenFile, Logger: logger}
 	if o.echo || o.oldEcho {
 		c.Echo = os.Stdout
 	}

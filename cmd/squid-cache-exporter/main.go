@@ -35,6 +35,7 @@ type accessLogOptions struct {
 	source       string // a file, or tcp://HOST:PORT
 	allowedPeers []string
 	echo         bool
+	tokenFile    string
 	registries   []string
 	// The flags of one release before, kept as aliases.
 	oldFile, oldListen string
@@ -77,6 +78,8 @@ func main() {
 		"Squid's access_log tcp:// module on (a bare tcp://:PORT binds 127.0.0.1). Feeds the traffic metrics and the prober.").StringVar(&o.accessLog.source)
 	app.Flag("squid.access-log.allowed-peers", "Network (CIDR) allowed to send access log lines over tcp:// (repeatable); default: the loopback only.").StringsVar(&o.accessLog.allowedPeers)
 	app.Flag("squid.access-log.echo", "Copy received access log lines to stdout (probe markers masked), so kubectl logs shows them.").BoolVar(&o.accessLog.echo)
+	app.Flag("squid.access-log.token-file", "File holding a token Squid prefixes to every log line sent over tcp:// "+
+		"(the chart writes one per pod); lines without it close the connection.").StringVar(&o.accessLog.tokenFile)
 	app.Flag("squid.access-log.registry", "A registry for the traffic metrics' registry label, NAME=HOST[,HOST...] "+
 		"(*.domain for subdomains; repeatable); replaces the built-in list.").StringsVar(&o.accessLog.registries)
 	app.Flag("probe.access-log", "Deprecated: --squid.access-log=FILE.").Hidden().StringVar(&o.accessLog.oldFile)

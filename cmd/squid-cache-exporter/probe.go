@@ -2,6 +2,9 @@ package main
 
 import (
 	"errors"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/go-kit/log"
 
@@ -20,4 +23,16 @@ func newProber(o options, feed *accesslog.Feed, logger log.Logger) (*prober.Serv
 		settings.ProxyURL = o.squidAddress
 	}
 	return prober.NewService(settings, feed.Hub, logger)
+}
+
+// reloadOnHangup has the prober re-read its config and CA files on SIGHUP,
+// as Prometheus and blackbox_exporter do, besides its own polling.
+func reloadOnHangup(probe *prober.Service) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			probe.Reload() // it logs what went wrong
+		}
+	}()
 }

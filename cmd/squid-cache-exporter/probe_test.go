@@ -24,6 +24,8 @@ func TestAccessLogFlags(t *testing.T) {
 		{"peers for a file", accessLogOptions{source: "/x.log", allowedPeers: []string{"10.0.0.0/8"}}, "", "", "listen address"},
 		{"another scheme", accessLogOptions{source: "udp://:5140"}, "", "", "tcp://HOST:PORT"},
 		{"bad peer", accessLogOptions{source: "tcp://:5140", allowedPeers: []string{"10.0.0.1"}}, "", "", "allowed-peers"},
+		{"tcp with a token", accessLogOptions{source: "tcp://:5140", tokenFile: "/run/token"}, "", ":5140", ""},
+		{"token for a file", accessLogOptions{source: "/x.log", tokenFile: "/run/token"}, "", "", "listen address"},
 	}
 	for _, tt := range tests {
 		c, err := feedConfig(tt.o, log.NewNopLogger())
@@ -38,8 +40,8 @@ func TestAccessLogFlags(t *testing.T) {
 			if tt.file != "" || tt.listen != "" {
 				t.Errorf("%s: no feed", tt.name)
 			}
-		case c.File != tt.file || c.Listen != tt.listen:
-			t.Errorf("%s: file %q listen %q", tt.name, c.File, c.Listen)
+		case c.File != tt.file || c.Listen != tt.listen || c.TokenFile != tt.o.tokenFile:
+			t.Errorf("%s: file %q listen %q token file %q", tt.name, c.File, c.Listen, c.TokenFile)
 		}
 	}
 }

@@ -55,6 +55,7 @@ func serve(o options, logger log.Logger, slogger *slog.Logger) int {
 		prometheus.MustRegister(probe)
 		probe.Routes(http.DefaultServeMux)
 		go probe.Run(context.Background())
+		reloadOnHangup(probe)
 		for _, name := range probe.Targets() {
 			links = append(links, probeLink(name))
 		}

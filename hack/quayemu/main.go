@@ -41,7 +41,9 @@ const (
 	PrivateRepo = "org/private"    // on quay.test, needs credentials
 	PublicRepo  = "org/public"     // on quay.test, anonymous pulls
 	AccessRepo  = "ubi9/ubi-micro" // on registry.access.test
+	BigRepo     = "org/big"        // on registry.access.test: a layer that takes a while to pull
 	layerSize   = 256 << 10        // bytes of random data per layer
+	bigSize     = 32 << 20         // bytes of the big layer
 )
 
 // Server bounds.
@@ -65,8 +67,11 @@ func main() {
 	defer t.Close()
 	q := quaytest.Start(t, map[string]string{*user: *password})
 	q.MakePrivate(PrivateRepo)
-	for _, push := range []struct{ host, repo string }{{q.Registry, PrivateRepo}, {q.Registry, PublicRepo}, {q.Public, AccessRepo}} {
-		img, err := random.Image(layerSize, 1)
+	for _, push := range []struct {
+		host, repo string
+		size       int64
+	}{{q.Registry, PrivateRepo, layerSize}, {q.Registry, PublicRepo, layerSize}, {q.Public, AccessRepo, layerSize}, {q.Public, BigRepo, bigSize}} {
+		img, err := random.Image(push.size, 1)
 		if err != nil {
 			log.Fatal(err)
 		}

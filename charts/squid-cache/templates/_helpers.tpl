@@ -64,16 +64,28 @@ app.kubernetes.io/component: squid
 {{- if .image.digest }}@{{ .image.digest }}{{ else }}:{{ .image.tag | default .root.Chart.AppVersion }}{{ end }}
 {{- end }}
 
-{{/* Which CA Squid signs with: existingSecret, certManager or generate. */}}
-{{- define "squid-cache.caSource" -}}
-{{- if .Values.ca.existingSecret }}existingSecret
-{{- else if and .Values.ca.certManager.enabled (.Capabilities.APIVersions.Has "cert-manager.io/v1") }}certManager
-{{- else }}generate
+{{/* The CA mode, checked: each mode's prerequisites are there, or a clear failure. */}}
+{{- define "squid-cache.caMode" -}}
+{{- $mode := .Values.ca.mode -}}
+{{- if eq $mode "existingSecret" }}
+{{- if not .Values.ca.existingSecret }}{{ fail "ca.mode is existingSecret: set ca.existingSecret to a kubernetes.io/tls Secret with the CA (tls.crt, tls.key)" }}{{ end }}
+{{- else if eq $mode "certManager" }}
+{{- if not (.Capabilities.APIVersions.Has "cert-manager.io/v1") }}{{ fail "ca.mode is certManager, but the cluster has no cert-manager.io/v1 API: install cert-manager first (helm template: add --api-versions cert-manager.io/v1)" }}{{ end }}
+{{- else if ne $mode "generate" }}
+{{- fail (printf "ca.mode %q: one of generate, existingSecret, certManager" $mode) }}
+{{- end }}
+{{- $mode }}
+{{- end }}
+
+{{/* The domains a generated CA may sign for: squid.cachedDomains, without Squid's leading dot. */}}
+{{- define "squid-cache.caDomains" -}}
+{{- range .Values.squid.cachedDomains }}
+- {{ trimPrefix "." . }}
 {{- end }}
 {{- end }}
 
 {{- define "squid-cache.caSecretName" -}}
-{{- .Values.ca.existingSecret | default (printf "%s-ca" (include "squid-cache.fullname" .)) }}
+{{- if eq .Values.ca.mode "existingSecret" }}{{ .Values.ca.existingSecret }}{{ else }}{{ printf "%s-ca" (include "squid-cache.fullname" .) }}{{ end }}
 {{- end }}
 
 {{- define "squid-cache.caConfigMapName" -}}
@@ -105,6 +117,7 @@ app.kubernetes.io/component: squid
     {{- if .Values.squid.enabled }}
     - --squid.address=http://127.0.0.1:{{ .Values.squid.port }}
     - --squid.access-log=tcp://127.0.0.1:{{ .Values.exporter.accessLogPort }}
+    - --squid.access-log.token-file=/var/run/squid-log-token/token
     {{- else }}
     - --squid.address={{ required "squid.enabled is false: set existingSquid.address" .Values.existingSquid.address }}
     - --squid.access-log=tcp://0.0.0.0:{{ .Values.exporter.accessLogPort }}
@@ -169,8 +182,13 @@ app.kubernetes.io/component: squid
       mountPath: /etc/squid-cache-exporter/cachemgr
       readOnly: true
     {{- end }}
+    {{- if .Values.squid.enabled }}
+    - name: log-token
+      mountPath: /var/run/squid-log-token
+      readOnly: true
+    {{- end }}
     {{- if include "squid-cache.probing" . }}
-    - name: config
+    - name: probe-config
       mountPath: /etc/squid-cache-exporter/probe
       readOnly: true
     - name: probe-ca
@@ -184,12 +202,142 @@ app.kubernetes.io/component: squid
     {{- end }}
 {{- end }}
 
-{{/* Security context of the containers of our image (user nobody). */}}
+{{/* Security context of the containers of our image: containerSecurityContext and sidecarSecurityContext. */}}
 {{- define "squid-cache.sidecarSecurityContext" -}}
-{{- toYaml (merge (dict "runAsUser" 65534 "runAsGroup" 65534 "runAsNonRoot" true) (deepCopy .Values.containerSecurityContext)) }}
+{{- $sc := merge (dict "runAsNonRoot" true) (deepCopy (.Values.sidecarSecurityContext | default dict)) (deepCopy .Values.containerSecurityContext) }}
+{{- range $k, $v := $sc }}{{ if kindIs "invalid" $v }}{{ $_ := unset $sc $k }}{{ end }}{{ end }}
+{{- toYaml $sc }}
+{{- end }}
+
+{{/* imagePullSecrets as {name:} objects, from objects or plain names. */}}
+{{- define "squid-cache.imagePullSecrets" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+{{- range . }}
+  - name: {{ if kindIs "map" . }}{{ .name }}{{ else }}{{ . }}{{ end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* mebibytes: a Squid size ("256 MB", "1 GB", "512 KB") or a Kubernetes quantity ("1536Mi", "2Gi", "2G") in MiB, rounded up. */}}
+{{- define "squid-cache.mebibytes" -}}
+{{- $s := . | toString | trim -}}
+{{- $m := regexFind "^[0-9]+" $s -}}
+{{- if not $m }}{{ fail (printf "not a size: %q" $s) }}{{ end -}}
+{{- $n := $m | int64 -}}
+{{- $unit := regexReplaceAll "^[0-9]+\\s*" $s "" -}}
+{{- $kib := dict "" 0 "bytes" 0 "KB" 1 "K" 1 "k" 1 "Ki" 1 "MB" 1024 "M" 1024 "Mi" 1024 "GB" 1048576 "G" 1048576 "Gi" 1048576 "TB" 1073741824 "T" 1073741824 "Ti" 1073741824 -}}
+{{- if not (hasKey $kib $unit) }}{{ fail (printf "not a size: %q (Squid: 256 MB; Kubernetes: 1536Mi)" $s) }}{{ end -}}
+{{- if or (eq $unit "") (eq $unit "bytes") }}{{ div (add $n 1048575) 1048576 }}{{ else }}{{ div (add (mul $n (get $kib $unit)) 1023) 1024 }}{{ end -}}
 {{- end }}
 
 {{/* Replicas: one exporter for an existing Squid. */}}
 {{- define "squid-cache.replicas" -}}
 {{- if .Values.squid.enabled }}{{ .Values.replicaCount }}{{ else }}1{{ end }}
+{{- end }}
+
+{{/* The ConfigMap in trust-manager's trust namespace that the Bundle reads. */}}
+{{- define "squid-cache.trustSourceName" -}}
+{{- printf "%s-%s-ca" (include "squid-cache.fullname" .) .Release.Namespace | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Hook annotations of the secrets Job and its RBAC: (dict "when" "pre-install,..." "weight" "0"). */}}
+{{- define "squid-cache.secretsHook" -}}
+helm.sh/hook: {{ .when }}
+helm.sh/hook-weight: {{ .weight | quote }}
+helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+{{- end }}
+
+{{/* squid.cacheDir.resetToken as text: a number from a values file (a float to YAML) reads as from --set. */}}
+{{- define "squid-cache.resetToken" -}}
+{{- $t := .Values.squid.cacheDir.resetToken -}}
+{{- if kindIs "float64" $t }}{{ printf "%.0f" $t }}{{ else if $t }}{{ $t | toString }}{{ end }}
+{{- end }}
+
+{{/* The cache_dir's volume in MiB: its size, plus a tenth and 16 MiB for the swap.state journal. */}}
+{{- define "squid-cache.cacheVolumeMiB" -}}
+{{- $s := int .Values.squid.cacheDir.sizeMiB -}}
+{{- add $s (div $s 10) 16 }}
+{{- end }}
+
+{{/* Fails when the Squid container's memory limit cannot hold cache_mem, a tmpfs cache_dir and Squid itself,
+or a persistent volume cannot hold the cache_dir. */}}
+{{- define "squid-cache.checkMemory" -}}
+{{- $s := .Values.squid -}}
+{{- $tmpfs := 0 -}}
+{{- if and $s.cacheDir.enabled (not $s.persistence.enabled) (eq $s.cacheDir.medium "Memory") }}
+{{- $tmpfs = include "squid-cache.cacheVolumeMiB" . | int }}
+{{- end }}
+{{- $need := add (include "squid-cache.mebibytes" $s.cacheMem | int) $tmpfs 128 -}}
+{{- with (($s.resources).limits).memory }}
+{{- $limit := include "squid-cache.mebibytes" . | int }}
+{{- if lt $limit $need }}
+{{- fail (printf "squid.resources.limits.memory %s (%d MiB) is below what Squid needs: cacheMem %s + %d MiB of tmpfs cache_dir + 128 MiB = %d MiB. Raise the limit, lower cacheMem or cacheDir.sizeMiB, or put the cache_dir on disk (cacheDir.medium \"\" or persistence)" (toString .) $limit $s.cacheMem $tmpfs $need) }}
+{{- end }}
+{{- end }}
+{{- if and $s.cacheDir.enabled $s.persistence.enabled }}
+{{- if not $s.persistence.size }}{{ fail "squid.persistence.enabled: set squid.persistence.size" }}{{ end }}
+{{- $vol := include "squid-cache.mebibytes" $s.persistence.size | int }}
+{{- $want := include "squid-cache.cacheVolumeMiB" . | int }}
+{{- if lt $vol $want }}
+{{- fail (printf "squid.persistence.size %s (%d MiB) cannot hold the cache_dir: squid.cacheDir.sizeMiB %d needs %d MiB with its journal" $s.persistence.size $vol (int $s.cacheDir.sizeMiB) $want) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Fails, before helm upgrade meets Kubernetes' "Forbidden", when a value behind an immutable field of the
+installed StatefulSet changed. Needs cluster access (lookup); helm template cannot check. */}}
+{{- define "squid-cache.checkImmutable" -}}
+{{- $sts := lookup "apps/v1" "StatefulSet" .Release.Namespace (include "squid-cache.fullname" .) -}}
+{{- if $sts }}
+{{- $how := printf "Kubernetes cannot change it in place. To change it: kubectl -n %s delete statefulset %s --cascade=orphan, then helm upgrade again (the pods are replaced one at a time; see the README, \"Changing immutable values\")" .Release.Namespace (include "squid-cache.fullname" .) }}
+{{- if ne $sts.spec.podManagementPolicy .Values.podManagementPolicy }}
+{{- fail (printf "podManagementPolicy is %s on the installed StatefulSet, not %s: %s" $sts.spec.podManagementPolicy .Values.podManagementPolicy $how) }}
+{{- end }}
+{{- $had := gt (len ($sts.spec.volumeClaimTemplates | default list)) 0 }}
+{{- $want := and .Values.squid.cacheDir.enabled .Values.squid.persistence.enabled | default false }}
+{{- if ne $had $want }}
+{{- fail (printf "squid.persistence.enabled (with squid.cacheDir.enabled) is %v, but the installed StatefulSet %s volume claims: %s" $want (ternary "has" "has no" $had) $how) }}
+{{- end }}
+{{- if $had }}
+{{- $claim := index $sts.spec.volumeClaimTemplates 0 }}
+{{- if ne (toString $claim.spec.resources.requests.storage) (toString .Values.squid.persistence.size) }}
+{{- fail (printf "squid.persistence.size is %s, but the installed claims ask for %s: %s (existing claims keep their size; resize them with kubectl edit pvc where the storage class allows)" (toString .Values.squid.persistence.size) (toString $claim.spec.resources.requests.storage) $how) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "squid-cache.metricsServiceName" -}}
+{{- printf "%s-metrics" (include "squid-cache.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* NetworkPolicy ipBlocks: everything but squid.deniedDestinations, loopback and link-local, per family. */}}
+{{- define "squid-cache.egressBlocks" -}}
+{{- $v4 := list "127.0.0.0/8" "169.254.0.0/16" "0.0.0.0/8" -}}
+{{- $v6 := list "::1/128" "fe80::/10" -}}
+{{- range .Values.squid.deniedDestinations }}
+{{- if contains ":" . }}{{ $v6 = append $v6 . }}{{ else }}{{ $v4 = append $v4 . }}{{ end }}
+{{- end }}
+- ipBlock:
+    cidr: 0.0.0.0/0
+    except:
+      {{- toYaml $v4 | nindent 6 }}
+- ipBlock:
+    cidr: ::/0
+    except:
+      {{- toYaml $v6 | nindent 6 }}
+{{- range .Values.squid.allowedDestinations }}
+- ipBlock:
+    cidr: {{ . }}
+{{- end }}
+{{- end }}
+
+{{/* A PromQL expression with job="<job>" in every selector of squid_* and squid:* series and of up. */}}
+{{- define "squid-cache.scopeExpr" -}}
+{{- $m := printf "job=%q" .job -}}
+{{- $e := .expr | replace "job=~\".*squid.*\"" $m -}}
+{{- $e = regexReplaceAll "\\b(squid[_:][a-zA-Z0-9_:]*)\\{" $e (printf "${1}{%s," $m) -}}
+{{- $e = regexReplaceAll "\\b(squid[_:][a-zA-Z0-9_:]*)([^a-zA-Z0-9_:{]|$)" $e (printf "${1}{%s}${2}" $m) -}}
+{{- $e }}
 {{- end }}

@@ -1,0 +1,92 @@
+package chartsecrets
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-kit/log/level"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/bumpca"
+	"github.com/squid-cache-exporter/squid-cache-exporter/kubeapi"
+)
+
+// ca makes the CA Secret when it is missing and asked to, keeps it when
+// it exists, and returns its certificate.
+func (r *run) ca(ctx context.Context) ([]byte, error) {
+	name, ns := r.c.CASecret, r.api.Namespace()
+	s, err := r.api.GetSecret(ctx, name)
+	outcome, why := "kept", []any(nil)
+	switch {
+	case errors.Is(err, kubeapi.ErrNotFound) && !r.c.CAGenerate:
+		return nil, fmt.Errorf("the CA Secret %s/%s does not exist: create it (type kubernetes.io/tls, with tls.crt and tls.key), "+
+			"have cert-manager issue it, or pass --ca.generate to have one made", ns, name)
+	case errors.Is(err, kubeapi.ErrNotFound):
+		s, outcome, why, err = r.createCA(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	certPEM, keyPEM := s.Data["tls.crt"], s.Data["tls.key"]
+	if len(certPEM) == 0 || len(keyPEM) == 0 {
+		return nil, fmt.Errorf("the CA Secret %s/%s lacks tls.crt or tls.key: Squid needs both", ns, name)
+	}
+	cert, err := bumpca.ParseCertificate(certPEM)
+	if err != nil {
+		return nil, fmt.Errorf("the CA Secret %s/%s: tls.crt: %w", ns, name, err)
+	}
+	kept, err := r.keepSecret(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	level.Info(r.logger).Log(line(outcome, "secret", name, ns, slices.Concat(caFields(cert), why, kept)...)...)
+	r.check(name, certPEM, keyPEM)
+	return certPEM, nil
+}
+
+// createCA makes a CA and its Secret; when another run made one first,
+// that one is the CA.
+func (r *run) createCA(ctx context.Context) (s kubeapi.Secret, outcome string, why []any, err error) {
+	o := r.c.CA
+	o.Now = r.now
+	certPEM, keyPEM, err := bumpca.New(o)
+	if err != nil {
+		return kubeapi.Secret{}, "", nil, err
+	}
+	s = kubeapi.Secret{Name: r.c.CASecret, Type: "kubernetes.io/tls", Labels: r.c.Labels, Annotations: newAnnotations(),
+		Data: map[string][]byte{"tls.crt": certPEM, "tls.key": keyPEM, "ca.crt": certPEM}}
+	err = r.api.CreateSecret(ctx, s)
+	if errors.Is(err, kubeapi.ErrAlreadyExists) {
+		s, err = r.api.GetSecret(ctx, r.c.CASecret)
+		return s, "kept", raced, err
+	}
+	return s, "created", nil, err
+}
+
+// caFields say which CA it is, for an operator to compare with what
+// clients trust: never the key.
+func caFields(cert *x509.Certificate) []any {
+	permitted := strings.Join(cert.PermittedDNSDomains, ",")
+	if permitted == "" {
+		permitted = "any name (no name constraints)"
+	}
+	return []any{"sha256", bumpca.Fingerprint(cert), "not_after", cert.NotAfter.UTC().Format(time.RFC3339), "permitted", permitted}
+}
+
+// check warns when the CA is not what the flags ask for. It never
+// replaces it: clients trust this CA, and when to make them trust another
+// is the operator's decision.
+func (r *run) check(name string, certPEM, keyPEM []byte) {
+	var want []string
+	if len(r.c.CA.PermittedDomains) > 0 {
+		want = r.c.CA.PermittedDomains
+	}
+	if err := bumpca.Check(certPEM, keyPEM, want, r.now()); err != nil {
+		level.Warn(r.logger).Log("msg", "the CA is not as wanted: rotate it, see docs/security.md", "secret", name,
+			"namespace", r.api.Namespace(), "problems", err)
+	}
+}
