@@ -94,3 +94,13 @@ func FuzzParseHelperStats(f *testing.F) {
 		}
 	})
 }
+
+func FuzzActiveClientRequests(f *testing.F) {
+	f.Add(readFixture(f, "squid-5.7-active_requests.txt"))
+	f.Add([]byte("uri x\n"))
+	f.Fuzz(func(t *testing.T, report []byte) {
+		if n, err := ActiveClientRequests(report); n < 0 || err != nil && n != 0 {
+			t.Errorf("%d, %v", n, err)
+		}
+	})
+}

@@ -330,7 +330,7 @@ func TestSecretsJob(t *testing.T) {
 	args := fmt.Sprint(job.get("spec", "template", "spec", "containers"))
 	for _, want := range []string{"--ca.generate", "--ca.validity=2160h", "--ca.secret=cache-squid-cache-ca",
 		"--ca.permitted-domain=.quay.io", "--ca.permitted-domain=registry.redhat.io", "--ca.configmap=cache-squid-cache-ca",
-		"--cachemgr.secret=cache-squid-cache-cachemgr", "--label=app.kubernetes.io/instance=cache"} {
+		"--cachemgr.secret=cache-squid-cache-cachemgr", "--label=app.kubernetes.io/instance=cache", "--ca.rotation="} {
 		if !strings.Contains(args, want) {
 			t.Errorf("the secrets Job's args lack %s: %s", want, args)
 		}
@@ -343,5 +343,89 @@ func TestSecretsJob(t *testing.T) {
 	objs = objects(t, mustRender(t, nil, map[string]any{"ca.mode": "existingSecret", "ca.existingSecret": "mine"}))
 	if args := fmt.Sprint(find(t, objs, "Job", "-secrets").get("spec", "template", "spec", "containers")); strings.Contains(args, "--ca.generate") || !strings.Contains(args, "--ca.secret=mine") {
 		t.Errorf("existingSecret: the Job's args %s", args)
+	}
+}
+
+// Values that cannot work are refused at install, with what to do.
+func TestChartRefusesBadValues(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		sets map[string]any
+		want string
+	}{
+		{"no proxy clients", map[string]any{"networkPolicy.proxyFromNamespaces": []any{}}, "networkPolicy.proxyFromNamespaces"},
+		{"no metrics clients", map[string]any{"networkPolicy.metricsFromNamespaces": []any{}}, "networkPolicy.metricsFromNamespaces"},
+		{"a load balancer open to all", map[string]any{"service.type": "LoadBalancer"}, "service.loadBalancerSourceRanges"},
+		{"a memory limit below cache_mem and the tmpfs cache", map[string]any{"squid.resources": map[string]any{"limits": map[string]any{"memory": "1Gi"}}},
+			"squid.resources.limits.memory 1Gi (1024 MiB) is below what Squid needs: cacheMem 256 MB + 1142 MiB of tmpfs cache_dir + 128 MiB = 1526 MiB"},
+		{"a claim smaller than the cache_dir", map[string]any{"squid.persistence.enabled": true, "squid.persistence.size": "1Gi"},
+			"squid.persistence.size 1Gi (1024 MiB) cannot hold the cache_dir"},
+		{"a size neither Squid nor Kubernetes writes", map[string]any{"squid.resources": map[string]any{"limits": map[string]any{"memory": "lots"}}}, `not a size: "lots"`},
+		{"an unknown CA mode", map[string]any{"ca.mode": "selfSigned"}, "ca.mode"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := render(t, nil, c.sets)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("rendered, or refused without saying %q: %v", c.want, err)
+			}
+		})
+	}
+	// A tmpfs cache within the limit, and one on disk, render.
+	for _, sets := range []map[string]any{
+		{"squid.resources": map[string]any{"limits": map[string]any{"memory": "1526Mi"}}},
+		{"squid.resources": map[string]any{"limits": map[string]any{"memory": "512Mi"}}, "squid.cacheDir.medium": ""},
+	} {
+		if _, err := render(t, nil, sets); err != nil {
+			t.Errorf("%v: %v", sets, err)
+		}
+	}
+}
+
+// A reset token reads the same from a values file, where YAML makes a large
+// number a float (1.7e+09), as from --set: switching between them must not
+// empty the cache.
+func TestResetTokenFromAFileOrSet(t *testing.T) {
+	dir, err := os.MkdirTemp("", "chart-values")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	file := dir + "/token.yaml"
+	if err := os.WriteFile(file, []byte("squid:\n  cacheDir:\n    resetToken: 1700000000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fromFile := configData(t, objects(t, mustRender(t, []string{file}, nil)), "start-squid.sh")
+	fromSet := configData(t, objects(t, mustRender(t, nil, nil, "--set", "squid.cacheDir.resetToken=1700000000")), "start-squid.sh")
+	if fromFile != fromSet || !strings.Contains(fromSet, `"1700000000"`) {
+		t.Errorf("the token differs:\nfile: %s\nset:  %s", fromFile, fromSet)
+	}
+}
+
+// Squid restarts for what it reads and nothing else: the pod template
+// changes with squid.conf and the CA's rotation, not with the probe targets
+// (the exporter re-reads them), and holds no chart or app version.
+func TestSquidRestartsOnlyForWhatItReads(t *testing.T) {
+	template := func(sets map[string]any) string {
+		sts := find(t, objects(t, mustRender(t, nil, sets)), "StatefulSet", "squid-cache")
+		b, _ := json.Marshal(sts.get("spec", "template"))
+		return string(b)
+	}
+	base := template(nil)
+	for _, forbidden := range []string{"helm.sh/chart", "app.kubernetes.io/version"} {
+		if strings.Contains(base, forbidden) {
+			t.Errorf("the pod template carries %s: a chart bump would restart Squid", forbidden)
+		}
+	}
+	targets := []any{map[string]any{"name": "other", "blob": "quay.io/a/b@sha256:" + strings.Repeat("ef", 32)}}
+	if template(map[string]any{"probe.targets": targets}) != base {
+		t.Error("editing a probe target changes the pod template: it would restart Squid")
+	}
+	for name, sets := range map[string]map[string]any{
+		"squid.conf":  {"squid.cacheMem": "128 MB"},
+		"ca.rotation": {"ca.rotation": "2027-01"},
+	} {
+		if template(sets) == base {
+			t.Errorf("%s changed, the pod template did not: Squid would keep the old one", name)
+		}
 	}
 }

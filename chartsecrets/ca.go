@@ -15,8 +15,9 @@ import (
 	"github.com/squid-cache-exporter/squid-cache-exporter/kubeapi"
 )
 
-// ca makes the CA Secret when it is missing and asked to, keeps it when
-// it exists, and returns its certificate.
+// ca makes the CA Secret when it is missing and asked to, replaces its CA
+// when asked to for another rotation token, keeps it otherwise, and
+// returns its certificate.
 func (r *run) ca(ctx context.Context) ([]byte, error) {
 	name, ns := r.c.CASecret, r.api.Namespace()
 	s, err := r.api.GetSecret(ctx, name)
@@ -27,6 +28,8 @@ func (r *run) ca(ctx context.Context) ([]byte, error) {
 			"have cert-manager issue it, or pass --ca.generate to have one made", ns, name)
 	case errors.Is(err, kubeapi.ErrNotFound):
 		s, outcome, why, err = r.createCA(ctx)
+	case err == nil && r.c.CAGenerate && rotationOf(s) != r.c.CARotation:
+		s, outcome, why, err = r.rotateCA(ctx, s)
 	}
 	if err != nil {
 		return nil, err
@@ -51,13 +54,13 @@ func (r *run) ca(ctx context.Context) ([]byte, error) {
 // createCA makes a CA and its Secret; when another run made one first,
 // that one is the CA.
 func (r *run) createCA(ctx context.Context) (s kubeapi.Secret, outcome string, why []any, err error) {
-	o := r.c.CA
-	o.Now = r.now
-	certPEM, keyPEM, err := bumpca.New(o)
+	certPEM, keyPEM, err := r.newCA()
 	if err != nil {
 		return kubeapi.Secret{}, "", nil, err
 	}
-	s = kubeapi.Secret{Name: r.c.CASecret, Type: "kubernetes.io/tls", Labels: r.c.Labels, Annotations: newAnnotations(),
+	annotations := newAnnotations()
+	annotations[rotationAnnotation] = r.c.CARotation
+	s = kubeapi.Secret{Name: r.c.CASecret, Type: "kubernetes.io/tls", Labels: r.c.Labels, Annotations: annotations,
 		Data: map[string][]byte{"tls.crt": certPEM, "tls.key": keyPEM, "ca.crt": certPEM}}
 	err = r.api.CreateSecret(ctx, s)
 	if errors.Is(err, kubeapi.ErrAlreadyExists) {
@@ -65,6 +68,13 @@ func (r *run) createCA(ctx context.Context) (s kubeapi.Secret, outcome string, w
 		return s, "kept", raced, err
 	}
 	return s, "created", nil, err
+}
+
+// newCA is a CA as the flags ask for, made now.
+func (r *run) newCA() (certPEM, keyPEM []byte, err error) {
+	o := r.c.CA
+	o.Now = r.now
+	return bumpca.New(o)
 }
 
 // caFields say which CA it is, for an operator to compare with what
@@ -79,14 +89,14 @@ func caFields(cert *x509.Certificate) []any {
 
 // check warns when the CA is not what the flags ask for. It never
 // replaces it: clients trust this CA, and when to make them trust another
-// is the operator's decision.
+// is the operator's decision (with --ca.generate, a new --ca.rotation).
 func (r *run) check(name string, certPEM, keyPEM []byte) {
 	var want []string
 	if len(r.c.CA.PermittedDomains) > 0 {
 		want = r.c.CA.PermittedDomains
 	}
 	if err := bumpca.Check(certPEM, keyPEM, want, r.now()); err != nil {
-		level.Warn(r.logger).Log("msg", "the CA is not as wanted: rotate it, see docs/security.md", "secret", name,
+		level.Warn(r.logger).Log("msg", "the CA is not as wanted: rotate it (the chart: a new ca.rotation; README, The CA)", "secret", name,
 			"namespace", r.api.Namespace(), "problems", err)
 	}
 }

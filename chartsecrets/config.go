@@ -4,9 +4,12 @@
 // clients, and the cache manager password. It runs as a Helm hook Job on
 // every install and upgrade, so each object is made once, when it is
 // missing, and otherwise kept: a second run, or a second pod of the
-// Job racing the first, changes nothing. Rotating the CA is left to the
-// operator; the run only says when the CA is no longer what the flags
-// ask for.
+// Job racing the first, changes nothing. The CA changes only when the
+// operator says so: a CA the Job made carries the --ca.rotation token it
+// was made for, and a run with another token replaces it (an existing CA
+// without a token counts as made for the empty one). Otherwise the run
+// only says when the CA is no longer what the flags ask for. A CA the Job
+// does not make (no --ca.generate) is never replaced.
 //
 // Errors and log lines name flags of squid-cache-secrets, the one command
 // that runs this.
@@ -24,6 +27,7 @@ import (
 type Config struct {
 	CASecret   string         // the CA's kubernetes.io/tls Secret; none when empty
 	CAGenerate bool           // make the CA when its Secret is missing
+	CARotation string         // with CAGenerate, the CA's token: one made for another is replaced
 	CA         bumpca.Options // how to make it, and what Check compares an existing one with
 	// CAConfigMaps hold the CA's certificate for clients, as [NAMESPACE/]NAME:
 	// the release's own, and trust-manager's source in its namespace.

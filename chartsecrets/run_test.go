@@ -42,10 +42,11 @@ func TestRunMakesEverythingFromNothing(t *testing.T) {
 	if pw.Type != "Opaque" || !regexp.MustCompile(`^[A-Za-z0-9]{32}$`).Match(pw.SecretData["password"]) || len(pw.SecretData) != 1 {
 		t.Errorf("cache manager Secret: type %q, keys %v", pw.Type, keys(pw.SecretData))
 	}
-	for _, o := range []storedObject{ca, cm, pw} {
+	keep := map[string]string{"helm.sh/resource-policy": "keep"}
+	for o, annotations := range map[*storedObject]map[string]string{&ca: {"helm.sh/resource-policy": "keep", rotationAnnotation: ""}, &cm: keep, &pw: keep} {
 		if o.Metadata.Labels["app.kubernetes.io/name"] != "squid-cache" || len(o.Metadata.Labels) != 1 ||
-			o.Metadata.Annotations["helm.sh/resource-policy"] != "keep" || len(o.Metadata.Annotations) != 1 {
-			t.Errorf("labels %v, annotations %v", o.Metadata.Labels, o.Metadata.Annotations)
+			!maps.Equal(o.Metadata.Annotations, annotations) {
+			t.Errorf("labels %v, annotations %v, want %v", o.Metadata.Labels, o.Metadata.Annotations, annotations)
 		}
 	}
 	fp := fingerprint(t, crt)
@@ -118,7 +119,7 @@ func TestRunWarnsOfACANotAsWanted(t *testing.T) {
 			if len(lines) != 4 || !strings.HasPrefix(lines[0], "level=info msg=kept secret=squid-cache-ca") {
 				t.Fatalf("log:\n%s", strings.Join(lines, "\n"))
 			}
-			want := `level=warn msg="the CA is not as wanted: rotate it, see docs/security.md" secret=squid-cache-ca namespace=squid ` + tc.warning
+			want := `level=warn msg="the CA is not as wanted: rotate it (the chart: a new ca.rotation; README, The CA)" secret=squid-cache-ca namespace=squid ` + tc.warning
 			if lines[1] != want {
 				t.Errorf("warning\n%s\nwant\n%s", lines[1], want)
 			}
@@ -258,7 +259,7 @@ func TestRunKeepsWhatHelmRendered(t *testing.T) {
 		checkLines(t, lines, []string{
 			`level=info msg=kept secret=squid-cache-ca namespace=squid sha256=` + fp + ` not_after=2035-03-01T12:00:00Z ` +
 				`permitted="any name (no name constraints)" annotated="helm.sh/resource-policy=keep" release=squid`,
-			`level=warn msg="the CA is not as wanted: rotate it, see docs/security.md" secret=squid-cache-ca namespace=squid ` +
+			`level=warn msg="the CA is not as wanted: rotate it (the chart: a new ca.rotation; README, The CA)" secret=squid-cache-ca namespace=squid ` +
 				`problems="no pathlen:0: it can sign other CAs; no name constraints: it can sign for any name"`,
 			`level=info msg=updated configmap=squid-cache-ca namespace=squid key=ca.crt sha256=` + fp +
 				` annotated="helm.sh/resource-policy=keep" release=squid`,

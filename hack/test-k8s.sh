@@ -114,6 +114,9 @@ k create namespace "$NS" >/dev/null
 # Objects of APIs the cluster does not serve (trust-manager's Bundle) are
 # left out, and named.
 served=$(k api-resources --no-headers 2>/dev/null | awk '{print $NF}' | sort -u)
+# all-features' trust-manager Role lives in trust-manager's namespace.
+made_trust_ns=0
+if ! k get namespace cert-manager >/dev/null 2>&1; then k create namespace cert-manager >/dev/null && made_trust_ns=1; fi
 for f in $CHART/ci/default-values.yaml $CHART/ci/all-features-values.yaml $CHART/ci/openshift-values.yaml; do
   h template "$REL" $CHART -n "$NS" --kube-version "$kube_version" -f "$f" >"$WORK/rendered-all.yaml"
   without_unserved() { awk -v served="$served" 'BEGIN { n = split(served, s, "\n"); for (i = 1; i <= n; i++) ok[s[i]] = 1 }
@@ -128,6 +131,7 @@ for f in $CHART/ci/default-values.yaml $CHART/ci/all-features-values.yaml $CHART
     fail "server-side validation of $f"; cat "$WORK/dry-run.log" >&2
   fi
 done
+((made_trust_ns)) && k delete namespace cert-manager --wait=false >/dev/null
 
 # --- no key material in what Helm renders: two renders are the same, and
 # hold no Secret and no private key (the hook Job makes them in the cluster).
@@ -209,8 +213,13 @@ verdicts() {
 
 # client NAME ARGS...: runs hack/proxycheck in a pod of the namespace, as a
 # build pod would, with the clients' CA ConfigMap mounted at /ca; prints its
-# output, returns its exit code.
+# output, returns its exit code. client_start only starts it.
 client() {
+  client_start "$@"
+  client_wait "$1"
+}
+
+client_start() {
   local name=$1; shift
   local args
   args=$(printf '%s\n' "$@" | jq -R . | jq -sc .)
@@ -233,7 +242,6 @@ spec:
       volumeMounts: [{name: ca, mountPath: /ca}]
   volumes: [{name: ca, configMap: {name: $FULL-ca}}]
 EOF
-  client_wait "$name"
 }
 
 # client_wait NAME: waits for a client pod to end; prints its log, returns
@@ -322,29 +330,12 @@ name_constraints() {
 }
 
 # A pod deleted while a client pulls a 32 MiB layer through it at 2 MB/s:
-# the preStop wait and shutdown_lifetime let the download finish, digest
-# checked, within the grace period.
+# the preStop drain lets the download finish, digest checked, within the
+# grace period; the pod is gone soon after it.
 download_survives_rollout() {
   local name=slow-pull
-  kn delete pod "$name" --ignore-not-found --wait=true >/dev/null 2>&1
-  kn apply -f - >/dev/null <<EOF
-apiVersion: v1
-kind: Pod
-metadata: {name: $name, labels: {app: proxycheck}}
-spec:
-  restartPolicy: Never
-  automountServiceAccountToken: false
-  securityContext: {runAsNonRoot: true, runAsUser: 65534, seccompProfile: {type: RuntimeDefault}}
-  containers:
-    - name: client
-      image: localhost/squid-cache-exporter/quayemu:$tag
-      imagePullPolicy: IfNotPresent
-      command: [/usr/local/bin/proxycheck]
-      args: [-proxy, "$FULL-0.$FULL-headless.$NS.svc:3128", -ca, /ca/ca.crt, -rate, "2000000", -timeout, 12s, pull, registry.access.test/org/big:latest]
-      securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
-      volumeMounts: [{name: ca, mountPath: /ca}]
-  volumes: [{name: ca, configMap: {name: $FULL-ca}}]
-EOF
+  client_start "$name" -proxy "$FULL-0.$FULL-headless.$NS.svc:3128" -ca /ca/ca.crt -rate 2000000 -timeout 12s \
+    pull registry.access.test/org/big:latest
   kn wait --for=condition=Ready pod/"$name" --timeout=60s >/dev/null 2>&1 || true
   sleep 4
   local t=$SECONDS
@@ -354,6 +345,12 @@ EOF
   else
     fail "the download through a deleted pod did not finish"; cat "$WORK/slow-pull.log" >&2
   fi
+  kn rollout status statefulset/"$FULL" --timeout=3m >/dev/null || fail "the StatefulSet did not come back"
+  # An idle pod stops in the drain's settle time and shutdown_lifetime.
+  t=$SECONDS
+  kn delete pod "$FULL-1" --wait=true --timeout=2m >/dev/null
+  local idle=$((SECONDS - t))
+  ((idle < 30)) && ok "an idle pod stopped in $idle s (preStop settle 5 s, shutdown_lifetime 3 s)" || fail "an idle pod took $idle s to stop"
   kn rollout status statefulset/"$FULL" --timeout=3m >/dev/null || fail "the StatefulSet did not come back"
 }
 
@@ -422,6 +419,14 @@ verdicts
 ca0=$(ca_sum) secret0=$(secret_sum)
 check_ca
 forbidden_destinations
+# An immutable StatefulSet field: the chart says so before Kubernetes would.
+if hn upgrade "$REL" $CHART "${VALUES[@]}" --set podManagementPolicy=OrderedReady >"$WORK/immutable.log" 2>&1; then
+  fail "helm upgrade changed podManagementPolicy on an installed StatefulSet"
+elif grep -q 'cannot change it in place.*--cascade=orphan' "$WORK/immutable.log"; then
+  ok "helm upgrade of podManagementPolicy refused with the procedure: $(grep -o 'podManagementPolicy is [^:]*' "$WORK/immutable.log")"
+else
+  fail "podManagementPolicy: refused without the procedure"; cat "$WORK/immutable.log" >&2
+fi
 
 # --- Prometheus (cluster up --monitoring)
 prom() { k get --raw "/api/v1/namespaces/monitoring/services/prometheus:9090/proxy/api/v1/$1" 2>/dev/null || true; }
@@ -570,7 +575,7 @@ t=$SECONDS
 for _ in $(seq 60); do
   left=$(k get all,configmaps,secrets,serviceaccounts,roles,rolebindings,jobs,poddisruptionbudgets,networkpolicies,persistentvolumeclaims,servicemonitors,prometheusrules \
     -A -l app.kubernetes.io/instance=$REL -o name 2>&1 | sort | tr '\n' ' ')
-  left+=$(kn get pods -o name | grep -v 'quayemu\|proxycheck' || true)
+  left+=$(kn get pods -l 'app notin (quayemu,proxycheck)' -o name)
   [[ $left == "$kept " ]] && break
   sleep 2
 done

@@ -124,6 +124,11 @@ func TestErrors(t *testing.T) {
 			`the object has been modified; please apply your changes to the latest version and try again`},
 		{"update of a missing one", "", func() error { return c.UpdateConfigMap(ctx, kubeapi.ConfigMap{Name: "gone"}) },
 			kubeapi.ErrNotFound, `update configmap squid/gone: 404 Not Found: configmaps "gone" not found`},
+		{"update of a missing Secret", "", func() error { return c.UpdateSecret(ctx, secret("gone")) },
+			kubeapi.ErrNotFound, `update secret squid/gone: 404 Not Found: secrets "gone" not found`},
+		{"update forbidden", "update secrets", func() error { return c.UpdateSecret(ctx, secret("taken")) }, kubeapi.ErrForbidden,
+			`update secret squid/taken: 403 Forbidden: secrets "taken" is forbidden: User "system:serviceaccount:squid:test" ` +
+				`cannot update resource "secrets" in API group "" in the namespace "squid"`},
 		{"forbidden", "create secrets", func() error { return c.CreateSecret(ctx, secret("new")) }, kubeapi.ErrForbidden,
 			`create secret squid/new: 403 Forbidden: secrets "new" is forbidden: User "system:serviceaccount:squid:test" ` +
 				`cannot create resource "secrets" in API group "" in the namespace "squid"`},
@@ -183,6 +188,42 @@ func TestUpdateKeepsWhatItDoesNotKnow(t *testing.T) {
 	if stored.Data["ca.crt"] != "NEW" || stored.Data["other"] != "kept" || stored.BinaryData["b"] != "AAE=" ||
 		stored.Metadata.Labels["team"] != "x" || len(stored.Metadata.OwnerReferences) != 1 || len(stored.Metadata.Finalizers) != 1 {
 		t.Errorf("stored %s", s.Object(ns, "configmaps", "ca"))
+	}
+}
+
+// UpdateSecret is a PUT to the Secret's own path, with the resourceVersion
+// read, the data it is given in base64 and nothing of the old data, and
+// what Secret does not hold sent back as it came.
+func TestUpdateSecretOnTheWire(t *testing.T) {
+	s := kubeapitest.Start(t)
+	c := client(t, s)
+	ctx := context.Background()
+	s.Put(ns, "secrets", []byte(`{"apiVersion":"v1","kind":"Secret","type":"kubernetes.io/tls","immutable":false,`+
+		`"metadata":{"name":"ca","labels":{"team":"x"},"annotations":{"note":"mine"},"ownerReferences":[{"kind":"Deployment","name":"d"}],`+
+		`"finalizers":["f"]},"data":{"tls.crt":"T0xE","tls.key":"b2xkLWtleQ=="}}`))
+	sec, err := c.GetSecret(ctx, "ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec.Data = map[string][]byte{"tls.crt": []byte("NEW"), "tls.key": []byte("new-key")}
+	sec.Annotations["squid-cache.io/ca-rotation"] = "a"
+	if err := c.UpdateSecret(ctx, sec); err != nil {
+		t.Fatal(err)
+	}
+	put := s.Requests()[1]
+	want := `{"apiVersion":"v1","data":{"tls.crt":"TkVX","tls.key":"bmV3LWtleQ=="},"immutable":false,"kind":"Secret",` +
+		`"metadata":{"annotations":{"note":"mine","squid-cache.io/ca-rotation":"a"},"finalizers":["f"],"labels":{"team":"x"},` +
+		`"name":"ca","namespace":"squid","ownerReferences":[{"kind":"Deployment","name":"d"}],"resourceVersion":"` +
+		sec.ResourceVersion + `"},"type":"kubernetes.io/tls"}`
+	if put.Method != "PUT" || put.Path != "/api/v1/namespaces/squid/secrets/ca" || put.ContentType != "application/json" || string(put.Body) != want {
+		t.Errorf("%s %s (%s) %s\nwant PUT /api/v1/namespaces/squid/secrets/ca (application/json) %s", put.Method, put.Path, put.ContentType, put.Body, want)
+	}
+	if data := s.SecretData(ns, "ca"); string(data["tls.key"]) != "new-key" || len(data) != 2 {
+		t.Errorf("stored data %q", data)
+	}
+	sec.Data["tls.key"] = []byte("another")
+	if err := c.UpdateSecret(ctx, sec); !errors.Is(err, kubeapi.ErrConflict) {
+		t.Errorf("an update with the resourceVersion of before: %v, want a conflict", err)
 	}
 }
 
@@ -249,19 +290,29 @@ func TestTimeout(t *testing.T) {
 	}
 }
 
-// A Secret printed by mistake shows its keys, not its data.
+// A Secret printed by mistake shows its keys, not its data: neither the
+// data it holds nor the object as read, which an update sends back.
 func TestSecretPrintsNoData(t *testing.T) {
-	sec := kubeapi.Secret{Name: "cachemgr", Type: "Opaque", Data: map[string][]byte{"password": []byte("s3cr3t"), "a": nil}}
-	for _, format := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
-		for _, v := range []any{sec, &sec} {
-			out := fmt.Sprintf(format, v)
-			if strings.Contains(out, "s3cr3t") || strings.Contains(out, "733363723374") {
-				t.Errorf("%s of %T: %s", format, v, out)
+	s := kubeapitest.Start(t)
+	s.Put(ns, "secrets", []byte(`{"apiVersion":"v1","kind":"Secret","type":"Opaque","metadata":{"name":"cachemgr"},`+
+		`"data":{"password":"czNjcjN0","a":""}}`))
+	read, err := client(t, s).GetSecret(context.Background(), "cachemgr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	made := kubeapi.Secret{Name: "cachemgr", Type: "Opaque", Data: map[string][]byte{"password": []byte("s3cr3t"), "a": nil}}
+	for _, sec := range []kubeapi.Secret{made, read} {
+		for _, format := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+			for _, v := range []any{sec, &sec, []kubeapi.Secret{sec}, struct{ S kubeapi.Secret }{sec}} {
+				out := fmt.Sprintf(format, v)
+				if strings.Contains(out, "s3cr3t") || strings.Contains(out, "733363723374") || strings.Contains(out, "czNjcjN0") {
+					t.Errorf("%s of %T: %s", format, v, out)
+				}
 			}
 		}
-	}
-	if got := sec.String(); got != "Secret cachemgr (Opaque; keys a, password)" {
-		t.Errorf("String() = %q", got)
+		if got := sec.String(); got != "Secret cachemgr (Opaque; keys a, password)" {
+			t.Errorf("String() = %q", got)
+		}
 	}
 }
 

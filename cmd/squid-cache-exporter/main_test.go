@@ -14,27 +14,12 @@ import (
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/promtest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testenv"
 )
 
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "squid-cache-exporter-bin")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "squid-cache-exporter")
-	// Built as released (make build, the image): static, stripped.
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", binary, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testenv.RunWithBinary(m, "squid-cache-exporter", &binary)) }
 
 // exporterProcess is the binary running against one Squid.
 type exporterProcess struct {

@@ -3,9 +3,10 @@
 // Helm's release history: the ssl-bump CA, a ConfigMap with its
 // certificate for clients, and the cache manager password. The chart runs
 // it as a pre-install and pre-upgrade hook Job; each object is made when
-// it is missing and kept when it exists (package chartsecrets).
+// it is missing and kept when it exists (package chartsecrets), but for a
+// CA it made for another --ca.rotation token, which it replaces.
 //
-//	squid-cache-secrets --ca.secret=squid-cache-ca --ca.generate \
+//	squid-cache-secrets --ca.secret=squid-cache-ca --ca.generate --ca.rotation=2026-12 \
 //	  --ca.permitted-domain=.quay.io --ca.permitted-domain=registry.access.redhat.com \
 //	  --ca.configmap=squid-cache-ca --cachemgr.secret=squid-cache-cachemgr \
 //	  --label=app.kubernetes.io/name=squid-cache
@@ -32,6 +33,8 @@ func main() {
 	c := chartsecrets.Config{Labels: map[string]string{}} // StringMapVar fills, never makes, the map
 	app.Flag("ca.secret", "The ssl-bump CA's Secret (kubernetes.io/tls: tls.crt, tls.key, ca.crt).").PlaceHolder("NAME").StringVar(&c.CASecret)
 	app.Flag("ca.generate", "Make the CA when its Secret is missing. Without it, the Secret must exist (yours, or cert-manager's).").BoolVar(&c.CAGenerate)
+	app.Flag("ca.rotation", "With --ca.generate: a CA made for another rotation token (or none) is replaced by a new one; "+
+		"changing the token rotates the CA.").PlaceHolder("TOKEN").StringVar(&c.CARotation)
 	app.Flag("ca.common-name", "The CA's common name, when made.").Default("squid-cache ssl-bump CA").StringVar(&c.CA.CommonName)
 	app.Flag("ca.permitted-domain", "A domain the CA may sign for, with its subdomains, as Squid's dstdomain writes it (repeatable). "+
 		"Made into the CA's name constraints; an existing CA is checked against them.").PlaceHolder(".quay.io").StringsVar(&c.CA.PermittedDomains)

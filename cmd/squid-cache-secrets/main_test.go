@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
@@ -10,28 +9,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testenv"
 	"github.com/squid-cache-exporter/squid-cache-exporter/kubeapi/kubeapitest"
 )
 
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "squid-cache-secrets-bin")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "squid-cache-secrets")
-	// Built as released (make build, the image): static, stripped.
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", binary, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testenv.RunWithBinary(m, "squid-cache-secrets", &binary)) }
 
 // job runs the binary as the chart's Job does, in a pod whose service
 // account talks to api.
@@ -75,6 +59,34 @@ func TestBinaryMakesThenKeeps(t *testing.T) {
 	for _, resource := range []string{"secrets", "configmaps"} {
 		if o := string(api.Object("squid", resource, "squid-cache-ca")); !strings.Contains(o, `"app.kubernetes.io/instance":"squid"`) {
 			t.Errorf("%s without the labels: %s", resource, o)
+		}
+	}
+}
+
+// A new --ca.rotation token replaces the CA, and the ConfigMaps follow;
+// the same token again keeps it.
+func TestBinaryRotates(t *testing.T) {
+	api := kubeapitest.Start(t)
+	for _, step := range []struct{ token, secret, configmap string }{
+		{"", "created", "created"},
+		{"2026-12", "rotated", "updated"},
+		{"2026-12", "kept", "kept"},
+	} {
+		out, code := job(t, api, append(chartArgs, "--ca.rotation="+step.token)...)
+		if code != 0 {
+			t.Fatalf("--ca.rotation=%s: exit %d:\n%s", step.token, code, out)
+		}
+		for _, want := range []string{`msg=` + step.secret + ` secret=squid-cache-ca namespace=squid `,
+			`msg=` + step.configmap + ` configmap=squid-cache-trust namespace=cert-manager `} {
+			if !strings.Contains(out, want) {
+				t.Errorf("--ca.rotation=%s: no %q in\n%s", step.token, want, out)
+			}
+		}
+		if step.secret == "rotated" && !regexp.MustCompile(` previous_sha256=(?:[0-9A-F]{2}:){31}[0-9A-F]{2} rotation=2026-12\n`).MatchString(out) {
+			t.Errorf("the rotated line does not name the previous CA and the token:\n%s", out)
+		}
+		if o := string(api.Object("squid", "secrets", "squid-cache-ca")); !strings.Contains(o, `"squid-cache.io/ca-rotation":"`+step.token+`"`) {
+			t.Errorf("--ca.rotation=%s: the Secret is %s", step.token, o)
 		}
 	}
 }

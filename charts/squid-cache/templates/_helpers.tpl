@@ -248,10 +248,13 @@ helm.sh/hook-weight: {{ .weight | quote }}
 helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
 {{- end }}
 
-{{/* squid.cacheDir.resetToken as text: a number from a values file (a float to YAML) reads as from --set. */}}
+{{/* A token value as text: a number from a values file (a float to YAML: 1.7e+09) reads as from --set. */}}
+{{- define "squid-cache.token" -}}
+{{- if kindIs "float64" . }}{{ printf "%.0f" . }}{{ else if . }}{{ . | toString }}{{ end }}
+{{- end }}
+
 {{- define "squid-cache.resetToken" -}}
-{{- $t := .Values.squid.cacheDir.resetToken -}}
-{{- if kindIs "float64" $t }}{{ printf "%.0f" $t }}{{ else if $t }}{{ $t | toString }}{{ end }}
+{{- include "squid-cache.token" .Values.squid.cacheDir.resetToken }}
 {{- end }}
 
 {{/* The cache_dir's volume in MiB: its size, plus a tenth and 16 MiB for the swap.state journal. */}}
