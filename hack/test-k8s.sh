@@ -418,7 +418,6 @@ helm_test pass
 verdicts
 ca0=$(ca_sum) secret0=$(secret_sum)
 check_ca
-forbidden_destinations
 # An immutable StatefulSet field: the chart says so before Kubernetes would.
 if hn upgrade "$REL" $CHART "${VALUES[@]}" --set podManagementPolicy=OrderedReady >"$WORK/immutable.log" 2>&1; then
   fail "helm upgrade changed podManagementPolicy on an installed StatefulSet"
@@ -493,6 +492,8 @@ if k -n monitoring get service prometheus >/dev/null 2>&1; then
 else
   log "no Prometheus in namespace monitoring: monitoring checks skipped (cluster up --monitoring runs them)"
 fi
+# After the traffic checks, which count the prober as the only client.
+forbidden_destinations
 probe_edit_keeps_squid
 log "memory in use on replica 0 after the pulls: $(memory_in_use)"
 
