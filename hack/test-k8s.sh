@@ -591,5 +591,36 @@ hn uninstall "$REL" --wait --timeout 3m >/dev/null
 k -n "$NS" delete configmap "$FULL-ca" >/dev/null 2>&1 || true
 k -n "$NS" delete secret "$FULL-ca" "$FULL-cachemgr" >/dev/null 2>&1 || true
 
+# --- an upgrade from the chart before the hook Job, which rendered the CA,
+# its ConfigMap and the password itself (so Helm owned them): the Job marks
+# them kept before Helm would delete them, and the CA stays the same.
+UPGRADE_FROM=${UPGRADE_FROM:-2e39973}
+mkdir -p "$WORK/old"
+git archive "$UPGRADE_FROM" charts/squid-cache alerts dashboards conf hack/k8s/values.yaml | tar -x -C "$WORK/old"
+sed '/^squid:/,$d' "$WORK/hosts.yaml" >"$WORK/old-hosts.yaml"
+t=$SECONDS
+if h install up "$WORK/old/charts/squid-cache" -n "$NS" -f "$WORK/old/hack/k8s/values.yaml" -f "$WORK/old-hosts.yaml" \
+  --set probe.test.enabled=false --wait --timeout 5m >"$WORK/old.log" 2>&1; then
+  old_ca=$(kn get secret up-squid-cache-ca -o jsonpath='{.data.tls\.crt}' | sha256sum | cut -c1-16)
+  if hn upgrade up $CHART "${VALUES[@]}" --wait --timeout 5m >"$WORK/up.log" 2>&1; then
+    new_ca=$(kn get secret up-squid-cache-ca -o jsonpath='{.data.tls\.crt}' 2>/dev/null | sha256sum | cut -c1-16)
+    cm_ca=$(kn get configmap up-squid-cache-ca -o jsonpath='{.data.ca\.crt}' 2>/dev/null | sha256sum | cut -c1-16)
+    ca_pem=$(kn get secret up-squid-cache-ca -o jsonpath='{.data.tls\.crt}' | base64 -d | sha256sum | cut -c1-16)
+    if [[ $old_ca == "$new_ca" && -n $(kn get secret up-squid-cache-cachemgr -o name 2>/dev/null) && $cm_ca == "$ca_pem" ]]; then
+      ok "an upgrade from $UPGRADE_FROM ($((SECONDS - t))s) keeps its CA, its ConfigMap and the password, now kept by the Job"
+    else
+      fail "upgrade from $UPGRADE_FROM: CA $old_ca -> $new_ca, ConfigMap $cm_ca (want $ca_pem)"
+    fi
+    helm_test pass "" up
+  else
+    fail "helm upgrade from $UPGRADE_FROM"; cat "$WORK/up.log" >&2
+  fi
+else
+  fail "helm install of $UPGRADE_FROM's chart"; cat "$WORK/old.log" >&2
+fi
+hn uninstall up --wait --timeout 3m >/dev/null 2>&1 || true
+k -n "$NS" delete configmap up-squid-cache-ca >/dev/null 2>&1 || true
+k -n "$NS" delete secret up-squid-cache-ca up-squid-cache-cachemgr >/dev/null 2>&1 || true
+
 log "wall time: $(($(date +%s) - T0))s; failures: $fails"
 ((fails == 0))
