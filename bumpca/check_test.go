@@ -1,17 +1,16 @@
 package bumpca
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"math/big"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
 )
 
 // Each problem is one sentence an operator can act on, in a fixed order:
@@ -20,7 +19,7 @@ func TestCheckSaysWhatIsOff(t *testing.T) {
 	now := func() time.Time { return day }
 	ours := newCA(t, Options{PermittedDomains: quayAndRedHat, Now: now})
 	other := newCA(t, Options{PermittedDomains: quayAndRedHat, Now: now})
-	helmCA, helmKey := genCA(t)
+	helmCA, helmKey := pkitest.HelmGenCA(t, time.Now())
 	leafCert, leafKey := sign(t, aYear(leaf("quay.io")), ours.cert, ours.key)
 	noIPs := selfSigned(t, aYear(&x509.Certificate{IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
 		KeyUsage: x509.KeyUsageCertSign, PermittedDNSDomains: []string{"quay.io"}}))
@@ -118,26 +117,6 @@ func TestCheckUnreadableCertificate(t *testing.T) {
 			}
 		})
 	}
-}
-
-// genCA is what the chart's Helm genCA made: RSA-2048, CA:TRUE without
-// pathlen or name constraints, the key in PKCS#1.
-func genCA(t *testing.T) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "squid-cache ssl-bump CA"},
-		NotBefore: time.Now(), NotAfter: time.Now().Add(3650 * 24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageKeyEncipherment | x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
 }
 
 func helmNotAfter(t *testing.T, certPEM []byte) string {

@@ -3,13 +3,7 @@ package chartsecrets
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
-	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +13,8 @@ import (
 	"github.com/squid-cache-exporter/squid-cache-exporter/bumpca"
 	"github.com/squid-cache-exporter/squid-cache-exporter/kubeapi"
 	"github.com/squid-cache-exporter/squid-cache-exporter/kubeapi/kubeapitest"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
 )
 
 const ns = "squid"
@@ -135,25 +131,6 @@ func newCA(t *testing.T, domains ...string) (certPEM, keyPEM []byte) {
 	return certPEM, keyPEM
 }
 
-// helmGenCA is a CA as the chart's genCA made it before this Job: RSA,
-// no pathlen, no name constraints, ten years from the test's day.
-func helmGenCA(t *testing.T) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "squid-cache ssl-bump CA"},
-		NotBefore: day.AddDate(-1, 0, 0), NotAfter: day.AddDate(9, 0, 0), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageKeyEncipherment | x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-}
-
 // fingerprint of a PEM certificate.
 func fingerprint(t *testing.T, certPEM []byte) string {
 	t.Helper()
@@ -180,4 +157,10 @@ func checkLines(t *testing.T, got, want []string) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("log\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// helmGenCA is a CA as the chart's genCA made it before this Job, a year
+// before the test's day.
+func helmGenCA(t *testing.T) (certPEM, keyPEM []byte) {
+	return pkitest.HelmGenCA(t, day.AddDate(-1, 0, 0))
 }

@@ -119,3 +119,23 @@ func serial(t testing.TB) *big.Int {
 	}
 	return n
 }
+
+// HelmGenCA is a CA as Helm's genCA makes one, and as the chart made its CA
+// before the secrets Job: RSA-2048, CA:TRUE with no pathlen and no name
+// constraints, ten years from notBefore; PEM, the key in PKCS#1.
+func HelmGenCA(t testing.TB, notBefore time.Time) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "squid-cache ssl-bump CA"},
+		NotBefore: notBefore, NotAfter: notBefore.AddDate(10, 0, 0), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageKeyEncipherment | x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+}
