@@ -485,6 +485,12 @@ func TestCertManagerMode(t *testing.T) {
 	if job := find(t, objs, "Job", "-secrets"); !strings.Contains(fmt.Sprint(job.get("metadata", "annotations")), "post-install,post-upgrade") {
 		t.Errorf("with cert-manager the Job must run after the Certificate exists: %v", job.get("metadata", "annotations"))
 	}
+	// The pods mount the password: it must exist before them, or helm
+	// install --wait would wait for pods that wait for a post-install hook.
+	if job := find(t, objs, "Job", "-secrets-password"); !strings.Contains(fmt.Sprint(job.get("metadata", "annotations")), "pre-install,pre-upgrade") ||
+		!strings.Contains(fmt.Sprint(job.get("spec")), "--cachemgr.secret=") || strings.Contains(fmt.Sprint(job.get("spec")), "--ca.secret") {
+		t.Errorf("with cert-manager the password Job must run before the pods, and make only the password: %v", job)
+	}
 	if _, err := render(t, nil, map[string]any{"ca.mode": "certManager"}); err == nil || !strings.Contains(err.Error(), "no cert-manager.io/v1 API") {
 		t.Errorf("certManager mode without cert-manager: %v, want a clear refusal", err)
 	}

@@ -420,6 +420,12 @@ func TestSquidRestartsOnlyForWhatItReads(t *testing.T) {
 	if template(map[string]any{"probe.targets": targets}) != base {
 		t.Error("editing a probe target changes the pod template: it would restart Squid")
 	}
+	// Labels of the ConfigMap (the chart's version is one) are not what
+	// Squid reads; only the pods' own labels change.
+	labelled := template(map[string]any{"commonLabels": map[string]any{"team": "x"}})
+	if strings.ReplaceAll(labelled, `,"team":"x"`, "") != base {
+		t.Error("a label on the objects changes the pods' checksum: a chart bump would restart Squid")
+	}
 	for name, sets := range map[string]map[string]any{
 		"squid.conf":  {"squid.cacheMem": "128 MB"},
 		"ca.rotation": {"ca.rotation": "2027-01"},

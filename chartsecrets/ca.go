@@ -42,6 +42,11 @@ func (r *run) ca(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the CA Secret %s/%s: tls.crt: %w", ns, name, err)
 	}
+	if r.c.CAGenerate && outcome == "kept" && unconstrained(cert) {
+		return nil, fmt.Errorf("the CA Secret %s/%s has no name constraints or no pathlen:0: an earlier chart made it, it can sign "+
+			"for any name, and its key is in Helm's release history. Replace it: set ca.rotation (--ca.rotation), and have clients "+
+			"trust the new certificate from the clients' ConfigMap; or keep it knowingly with ca.mode existingSecret", ns, name)
+	}
 	kept, err := r.keepSecret(ctx, s)
 	if err != nil {
 		return nil, err
@@ -99,4 +104,10 @@ func (r *run) check(name string, certPEM, keyPEM []byte) {
 		level.Warn(r.logger).Log("msg", "the CA is not as wanted: rotate it (the chart: a new ca.rotation; README, The CA)", "secret", name,
 			"namespace", r.api.Namespace(), "problems", err)
 	}
+}
+
+// unconstrained says whether a CA can sign for any name or sign other CAs:
+// not one this Job makes. With --ca.generate such a CA is refused, not kept.
+func unconstrained(cert *x509.Certificate) bool {
+	return len(cert.PermittedDNSDomains) == 0 || !(cert.MaxPathLenZero && cert.MaxPathLen == 0)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/go-kit/log/level"
@@ -35,11 +36,31 @@ func (r *run) cachemgr(ctx context.Context) error {
 	if len(s.Data["password"]) == 0 {
 		return fmt.Errorf("the Secret %s/%s has no password key: put the cache manager password there, or delete the Secret to have one made", ns, name)
 	}
+	if release := releaseOf(s.Annotations); release != "" && outcome == "kept" {
+		// An earlier chart rendered it, so the password is in the
+		// release's history: a new one, kept from now on. The upgrade that
+		// runs this changes squid.conf, so the pods restart and read it.
+		return r.replacePassword(ctx, s, release)
+	}
 	kept, err := r.keepSecret(ctx, s)
 	if err != nil {
 		return err
 	}
 	level.Info(r.logger).Log(line(outcome, "secret", name, ns, slices.Concat([]any{"key", "password"}, why, kept)...)...)
+	return nil
+}
+
+// replacePassword gives a Secret that Helm rendered a new password, and
+// the keep annotation in the same update.
+func (r *run) replacePassword(ctx context.Context, s kubeapi.Secret, release string) error {
+	s.Annotations = withKeep(s.Annotations)
+	s.Data = maps.Clone(s.Data)
+	s.Data["password"] = password()
+	if err := r.api.UpdateSecret(ctx, s); err != nil {
+		return explain(err, r.api.Namespace())
+	}
+	level.Info(r.logger).Log(line("replaced", "secret", s.Name, r.api.Namespace(), "key", "password",
+		"why", "an earlier chart rendered it: it is in Helm's release history", "annotated", "helm.sh/resource-policy=keep", "release", release)...)
 	return nil
 }
 

@@ -249,9 +249,20 @@ func TestRunKeepsWhatHelmRendered(t *testing.T) {
 		w.putSecret(t, "squid-cache-cachemgr", "Opaque", helm, map[string][]byte{"password": []byte("rendered")})
 		return w
 	}
+	// With --ca.generate such a CA is refused: it can sign for any name and
+	// its key is in the release's history. Kept, it is the user's choice.
+	t.Run("refused with --ca.generate", func(t *testing.T) {
+		w := setup(t)
+		_, reqs, err := w.run(t, config())
+		if err == nil || !strings.Contains(err.Error(), "set ca.rotation") || writes(reqs) != nil {
+			t.Errorf("%v, writes %q; want a refusal that names ca.rotation and no write", err, writes(reqs))
+		}
+	})
+	kept := config()
+	kept.CAGenerate = false
 	t.Run("annotated", func(t *testing.T) {
 		w := setup(t)
-		lines, reqs, err := w.run(t, config())
+		lines, reqs, err := w.run(t, kept)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -263,9 +274,10 @@ func TestRunKeepsWhatHelmRendered(t *testing.T) {
 				`problems="no pathlen:0: it can sign other CAs; no name constraints: it can sign for any name"`,
 			`level=info msg=updated configmap=squid-cache-ca namespace=squid key=ca.crt sha256=` + fp +
 				` annotated="helm.sh/resource-policy=keep" release=squid`,
-			`level=info msg=kept secret=squid-cache-cachemgr namespace=squid key=password annotated="helm.sh/resource-policy=keep" release=squid`,
+			// The rendered password is in the release's history: a new one.
+			`level=info msg=replaced secret=squid-cache-cachemgr namespace=squid key=password why="an earlier chart rendered it: it is in Helm's release history" annotated="helm.sh/resource-policy=keep" release=squid`,
 		})
-		if got := writes(reqs); !slices.Equal(got, []string{"PATCH secrets/squid-cache-ca", "PUT configmaps/squid-cache-ca", "PATCH secrets/squid-cache-cachemgr"}) {
+		if got := writes(reqs); !slices.Equal(got, []string{"PATCH secrets/squid-cache-ca", "PUT configmaps/squid-cache-ca", "PUT secrets/squid-cache-cachemgr"}) {
 			t.Errorf("writes %q", got)
 		}
 		for _, o := range []storedObject{w.secret(t, "squid-cache-ca"), w.configMap(t, "squid-cache-ca"), w.secret(t, "squid-cache-cachemgr")} {
@@ -273,17 +285,20 @@ func TestRunKeepsWhatHelmRendered(t *testing.T) {
 				t.Errorf("annotations %v", o.Metadata.Annotations)
 			}
 		}
-		if !bytes.Equal(w.secret(t, "squid-cache-ca").SecretData["tls.key"], key) || string(w.secret(t, "squid-cache-cachemgr").SecretData["password"]) != "rendered" {
-			t.Error("data changed")
+		if !bytes.Equal(w.secret(t, "squid-cache-ca").SecretData["tls.key"], key) {
+			t.Error("the CA kept knowingly changed")
 		}
-		if lines, reqs, _ := w.run(t, config()); writes(reqs) != nil || strings.Contains(strings.Join(lines, "\n"), "annotated") {
+		if p := string(w.secret(t, "squid-cache-cachemgr").SecretData["password"]); p == "rendered" || len(p) != 32 {
+			t.Errorf("the rendered password was not replaced: %q", p)
+		}
+		if lines, reqs, _ := w.run(t, kept); writes(reqs) != nil || strings.Contains(strings.Join(lines, "\n"), "annotated") {
 			t.Errorf("the next run annotates again: %q", writes(reqs))
 		}
 	})
 	t.Run("not allowed to", func(t *testing.T) {
 		w := setup(t)
 		w.api.Forbid("patch", "secrets")
-		_, _, err := w.run(t, config())
+		_, _, err := w.run(t, kept)
 		want := `the Job's ServiceAccount may not patch secrets in namespace squid (see its Role): the Secret squid/squid-cache-ca ` +
 			`is Helm release squid's, which deletes it after this upgrade unless it is annotated helm.sh/resource-policy=keep; ` +
 			`the Job could not annotate it (let its Role patch secrets, or run kubectl annotate secret -n squid squid-cache-ca ` +

@@ -296,6 +296,7 @@ forbidden_destinations() {
     "GET http://127.0.0.1:5140/" "GET http://127.0.0.1:9301/metrics" "GET http://localhost:9302/metrics" \
     "GET http://[::1]:9301/metrics" "GET http://0.0.0.0:9301/metrics" "GET http://127.1:9303/metrics" \
     "GET http://$pod_ip:9301/metrics" "GET http://$pod_ip:3128/squid-internal-mgr/info" "GET http://$pod_ip:5140/" \
+    "GET http://$pod_ip/" "CONNECT $pod_ip:443" "GET http://127.0.0.1/" "GET http://$quay_pod_ip/" \
     "GET http://evil.test:9301/metrics" "CONNECT evil.test:443" "CONNECT loopback.quay.test:443" "CONNECT 127.0.0.1:443" \
     "GET http://169.254.169.254/latest/meta-data/" "GET http://[fe80::1]/" "GET http://[fd00:ec2::254]/latest/meta-data/" \
     "GET http://100.100.100.200/latest/meta-data/" "CONNECT 169.254.169.254:443" \
@@ -592,28 +593,40 @@ k -n "$NS" delete configmap "$FULL-ca" >/dev/null 2>&1 || true
 k -n "$NS" delete secret "$FULL-ca" "$FULL-cachemgr" >/dev/null 2>&1 || true
 
 # --- an upgrade from the chart before the hook Job, which rendered the CA,
-# its ConfigMap and the password itself (so Helm owned them): the Job marks
-# them kept before Helm would delete them, and the CA stays the same.
+# its ConfigMap and the password itself (so they are in Helm's release
+# history, and the CA can sign for any name): the Job refuses to go on with
+# that CA until ca.rotation replaces it; then the new CA is constrained, the
+# clients' ConfigMap holds it, the password is new, and all are kept.
 UPGRADE_FROM=${UPGRADE_FROM:-2e39973}
 mkdir -p "$WORK/old"
 git archive "$UPGRADE_FROM" charts/squid-cache alerts dashboards conf hack/k8s/values.yaml | tar -x -C "$WORK/old"
 sed '/^squid:/,$d' "$WORK/hosts.yaml" >"$WORK/old-hosts.yaml"
+up_secret() { kn get secret "up-squid-cache-$1" -o jsonpath="{.data.$2}" 2>/dev/null | base64 -d | sha256sum | cut -c1-16; }
 t=$SECONDS
 if h install up "$WORK/old/charts/squid-cache" -n "$NS" -f "$WORK/old/hack/k8s/values.yaml" -f "$WORK/old-hosts.yaml" \
   --set probe.test.enabled=false --wait --timeout 5m >"$WORK/old.log" 2>&1; then
-  old_ca=$(kn get secret up-squid-cache-ca -o jsonpath='{.data.tls\.crt}' | sha256sum | cut -c1-16)
+  old_ca=$(up_secret ca 'tls\.crt') old_password=$(up_secret cachemgr password)
   if hn upgrade up $CHART "${VALUES[@]}" --wait --timeout 5m >"$WORK/up.log" 2>&1; then
-    new_ca=$(kn get secret up-squid-cache-ca -o jsonpath='{.data.tls\.crt}' 2>/dev/null | sha256sum | cut -c1-16)
-    cm_ca=$(kn get configmap up-squid-cache-ca -o jsonpath='{.data.ca\.crt}' 2>/dev/null | sha256sum | cut -c1-16)
-    ca_pem=$(kn get secret up-squid-cache-ca -o jsonpath='{.data.tls\.crt}' | base64 -d | sha256sum | cut -c1-16)
-    if [[ $old_ca == "$new_ca" && -n $(kn get secret up-squid-cache-cachemgr -o name 2>/dev/null) && $cm_ca == "$ca_pem" ]]; then
-      ok "an upgrade from $UPGRADE_FROM ($((SECONDS - t))s) keeps its CA, its ConfigMap and the password, now kept by the Job"
+    fail "an upgrade from $UPGRADE_FROM went on with its unconstrained CA"
+  elif kn logs job/up-squid-cache-secrets 2>/dev/null | grep -q 'set ca.rotation' && [[ $(up_secret ca 'tls\.crt') == "$old_ca" ]]; then
+    ok "an upgrade from $UPGRADE_FROM is refused until ca.rotation replaces its CA (the Job's log says so; nothing changed)"
+  else
+    fail "upgrade from $UPGRADE_FROM: refused without naming ca.rotation"; cat "$WORK/up.log" >&2
+  fi
+  if hn upgrade up $CHART "${VALUES[@]}" --set ca.rotation=1 --wait --timeout 5m >"$WORK/up.log" 2>&1; then
+    kn get secret up-squid-cache-ca -o jsonpath='{.data.tls\.crt}' | base64 -d >"$WORK/up-ca.pem"
+    kn get configmap up-squid-cache-ca -o jsonpath='{.data.ca\.crt}' >"$WORK/up-cm.pem"
+    der() { openssl x509 -in "$1" -outform der 2>/dev/null | sha256sum; }
+    if [[ $(up_secret ca 'tls\.crt') != "$old_ca" && $(up_secret cachemgr password) != "$old_password" ]] &&
+      openssl x509 -in "$WORK/up-ca.pem" -noout -text | grep -q 'pathlen:0' &&
+      [[ -s $WORK/up-cm.pem && $(der "$WORK/up-cm.pem") == "$(der "$WORK/up-ca.pem")" ]]; then
+      ok "with ca.rotation ($((SECONDS - t))s): a constrained CA, in the clients' ConfigMap, and a new cache manager password"
     else
-      fail "upgrade from $UPGRADE_FROM: CA $old_ca -> $new_ca, ConfigMap $cm_ca (want $ca_pem)"
+      fail "upgrade from $UPGRADE_FROM with ca.rotation: CA or password not replaced"
     fi
     helm_test pass "" up
   else
-    fail "helm upgrade from $UPGRADE_FROM"; cat "$WORK/up.log" >&2
+    fail "helm upgrade from $UPGRADE_FROM with ca.rotation"; cat "$WORK/up.log" >&2
   fi
 else
   fail "helm install of $UPGRADE_FROM's chart"; cat "$WORK/old.log" >&2

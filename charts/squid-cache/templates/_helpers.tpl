@@ -241,11 +241,12 @@ imagePullSecrets:
 {{- printf "%s-%s-ca" (include "squid-cache.fullname" .) .Release.Namespace | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
-{{/* Hook annotations of the secrets Job and its RBAC: (dict "when" "pre-install,..." "weight" "0"). */}}
+{{/* Hook annotations of the secrets Job and its RBAC: (dict "when" "pre-install,..." "weight" "0" ["rbac" true]).
+The RBAC goes after a failure too (its token must not outlive the run); a failed Job stays, for its log. */}}
 {{- define "squid-cache.secretsHook" -}}
 helm.sh/hook: {{ .when }}
 helm.sh/hook-weight: {{ .weight | quote }}
-helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded{{ if .rbac }},hook-failed{{ end }}
 {{- end }}
 
 {{/* A token value as text: a number from a values file (a float to YAML: 1.7e+09) reads as from --set. */}}
@@ -343,4 +344,82 @@ installed StatefulSet changed. Needs cluster access (lookup); helm template cann
 {{- $e = regexReplaceAll "\\b(squid[_:][a-zA-Z0-9_:]*)\\{" $e (printf "${1}{%s," $m) -}}
 {{- $e = regexReplaceAll "\\b(squid[_:][a-zA-Z0-9_:]*)([^a-zA-Z0-9_:{]|$)" $e (printf "${1}{%s}${2}" $m) -}}
 {{- $e }}
+{{- end }}
+
+{{/* The secrets Job: (dict "root" $ "name" NAME "sa" SERVICEACCOUNT "when" HOOKS "mode" CAMODE "ca" BOOL "cachemgr" BOOL). */}}
+{{- define "squid-cache.secretsJob" -}}
+{{- $r := .root -}}
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{ .name }}
+  namespace: {{ $r.Release.Namespace }}
+  labels:
+    {{- include "squid-cache.labels" $r | nindent 4 }}
+    app.kubernetes.io/component: secrets
+  annotations:
+    {{- include "squid-cache.secretsHook" (dict "when" .when "weight" "0") | nindent 4 }}
+spec:
+  # cert-manager may take a while to issue: the retries wait for it.
+  backoffLimit: {{ ternary 8 2 (and .ca (eq .mode "certManager")) }}
+  activeDeadlineSeconds: 600
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: {{ include "squid-cache.name" $r }}
+        app.kubernetes.io/instance: {{ $r.Release.Name }}
+        app.kubernetes.io/component: secrets
+    spec:
+      serviceAccountName: {{ .sa }}
+      automountServiceAccountToken: true
+      restartPolicy: Never
+      {{- include "squid-cache.imagePullSecrets" $r | nindent 6 }}
+      {{- with $r.Values.nodeSelector }}
+      nodeSelector:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $r.Values.tolerations }}
+      tolerations:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      securityContext:
+        runAsNonRoot: true
+        seccompProfile:
+          type: RuntimeDefault
+      containers:
+        - name: secrets
+          image: {{ include "squid-cache.image" (dict "image" $r.Values.exporter.image "root" $r) }}
+          imagePullPolicy: {{ $r.Values.image.pullPolicy }}
+          command: ["/usr/local/bin/squid-cache-secrets"]
+          args:
+            {{- if .ca }}
+            - --ca.secret={{ include "squid-cache.caSecretName" $r }}
+            {{- if eq .mode "generate" }}
+            - --ca.generate
+            - --ca.common-name={{ include "squid-cache.fullname" $r }} ssl-bump CA
+            - --ca.validity={{ $r.Values.ca.validity }}
+            - --ca.rotation={{ include "squid-cache.token" $r.Values.ca.rotation }}
+            {{- end }}
+            {{- range $r.Values.squid.cachedDomains }}
+            - --ca.permitted-domain={{ . }}
+            {{- end }}
+            - --ca.configmap={{ include "squid-cache.caConfigMapName" $r }}
+            {{- if $r.Values.ca.trustManager.enabled }}
+            - --ca.configmap={{ $r.Values.ca.trustManager.trustNamespace }}/{{ include "squid-cache.trustSourceName" $r }}
+            {{- end }}
+            {{- end }}
+            {{- if and .cachemgr (not $r.Values.cachemgr.existingSecret) }}
+            - --cachemgr.secret={{ include "squid-cache.cachemgrSecretName" $r }}
+            {{- end }}
+            - --label=app.kubernetes.io/name={{ include "squid-cache.name" $r }}
+            - --label=app.kubernetes.io/instance={{ $r.Release.Name }}
+            - --label=app.kubernetes.io/part-of=squid-cache
+            - --log.level={{ $r.Values.exporter.logLevel }}
+            - --log.format={{ $r.Values.exporter.logFormat }}
+          securityContext:
+            {{- include "squid-cache.sidecarSecurityContext" $r | nindent 12 }}
+          {{- with $r.Values.secretsJob.resources }}
+          resources:
+            {{- toYaml . | nindent 12 }}
+          {{- end }}
 {{- end }}
