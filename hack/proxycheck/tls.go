@@ -1,16 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"time"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/proxycheck"
 )
 
 // handshake tunnels to host:443 through the proxy and verifies the
@@ -21,7 +19,7 @@ func handshake(proxy, caFile, host string, timeout time.Duration) bool {
 		fmt.Println("error:", err)
 		return false
 	}
-	conn, err := tunnel(proxy, host+":443", timeout)
+	conn, err := proxycheck.Tunnel(proxy, host+":443", timeout)
 	if err != nil {
 		fmt.Println("error:", err)
 		return false
@@ -55,31 +53,6 @@ func handshake(proxy, caFile, host string, timeout time.Duration) bool {
 	}
 	pem.Encode(os.Stdout, &pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw})
 	return true
-}
-
-// tunnel asks the proxy for a CONNECT tunnel to addr.
-func tunnel(proxy, addr string, timeout time.Duration) (net.Conn, error) {
-	conn, err := net.DialTimeout("tcp", proxy, timeout)
-	if err != nil {
-		return nil, err
-	}
-	conn.SetDeadline(time.Now().Add(timeout))
-	fmt.Fprintf(conn, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", addr, addr)
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		conn.Close()
-		return nil, fmt.Errorf("CONNECT %s: %s (%s)", addr, resp.Status, resp.Header.Get("X-Squid-Error"))
-	}
-	if br.Buffered() > 0 {
-		conn.Close()
-		return nil, errors.New("the proxy sent bytes after its CONNECT answer")
-	}
-	return conn, nil
 }
 
 func loadRoots(file string) (*x509.CertPool, error) {

@@ -59,6 +59,26 @@ func Do(proxyAddr, method, target string, timeout time.Duration) (Result, error)
 	return insideTunnel(conn, target)
 }
 
+// Tunnel opens a CONNECT tunnel to target (host:port) through the proxy and
+// returns it, ready for the client's first byte; a proxy answer other than
+// 200 is an error that names it. The deadline of timeout stays set.
+func Tunnel(proxyAddr, target string, timeout time.Duration) (net.Conn, error) {
+	conn, err := net.DialTimeout("tcp", proxyAddr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	conn.SetDeadline(time.Now().Add(timeout))
+	r, err := ask(conn, http.MethodConnect, target, target)
+	if err == nil && r.Status != http.StatusOK {
+		err = fmt.Errorf("CONNECT %s: %s", target, r)
+	}
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
 // insideTunnel speaks TLS in an open tunnel to target and asks for "/".
 // The certificate is not checked: what matters is who answers.
 func insideTunnel(conn net.Conn, target string) (Result, error) {
