@@ -69,6 +69,8 @@ type Quay struct {
 	mu         sync.Mutex
 	cdnGets    map[string]int // blob hex -> deliveries by the CDN
 	cdnRange   map[string]int // blob hex -> ranged GETs (authorization checks)
+	publicGets map[string]int // blob hex -> the public registry's blob GETs
+	rate       int            // bytes a second per blob body; 0: as fast as it goes
 	poisoned   map[string]bool
 	checkDelay time.Duration // added to every ranged GET
 	cacheAll   bool          // every registry answer says it may be shared
@@ -79,13 +81,14 @@ type Quay struct {
 func Start(t testing.TB, users map[string]string) *Quay {
 	t.Helper()
 	q := &Quay{
-		CA:       pkitest.NewCA(t, "quaytest origin CA"),
-		Hosts:    map[string]string{},
-		blobs:    newBlobStore(),
-		signer:   newSigner(),
-		cdnGets:  map[string]int{},
-		cdnRange: map[string]int{},
-		poisoned: map[string]bool{},
+		CA:         pkitest.NewCA(t, "quaytest origin CA"),
+		Hosts:      map[string]string{},
+		blobs:      newBlobStore(),
+		signer:     newSigner(),
+		cdnGets:    map[string]int{},
+		cdnRange:   map[string]int{},
+		publicGets: map[string]int{},
+		poisoned:   map[string]bool{},
 	}
 	q.blobs.poisoned = q.isPoisoned
 	cert := q.CA.Server(t, RegistryName, CDNName, PublicName, "*.quay.test")
@@ -98,7 +101,7 @@ func Start(t testing.TB, users map[string]string) *Quay {
 	quay.Config.Handler = q.shareable(q.auth.wrap(registry.New(registry.WithBlobHandler(redirectingBlobs{q}), quiet)))
 
 	public := q.serve(t, PublicName, cert, nil)
-	public.Config.Handler = cacheableBlobs(registry.New(registry.WithBlobHandler(q.blobs), quiet))
+	public.Config.Handler = q.countingPublicBlobs(cacheableBlobs(registry.New(registry.WithBlobHandler(q.blobs), quiet)))
 	q.Public = PublicName + ":" + port(public.Listener.Addr().String())
 	return q
 }
@@ -261,6 +264,9 @@ func (q *Quay) serveCDN(w http.ResponseWriter, r *http.Request) {
 	}
 	q.mu.Unlock()
 	time.Sleep(delay)
+	if r.Header.Get("Range") == "" {
+		w = q.throttled(w)
+	}
 	// Fresh for a year, but not "public": Squid does not cache it for a
 	// request that carries Authorization, as clients' CDN requests do.
 	w.Header().Set("Content-Type", "application/octet-stream")
