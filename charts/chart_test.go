@@ -288,15 +288,17 @@ func TestPrivateBlobSnippetIsTheCurrentOne(t *testing.T) {
 	rules := 0
 	for _, line := range strings.Split(conf, "\n") {
 		if strings.HasPrefix(line, "acl cdn_blobs ") || strings.HasPrefix(line, "acl blob_paths ") ||
-			strings.HasPrefix(line, "acl cdn_blob_paths ") || strings.HasPrefix(line, "cache allow ") || line == "cache deny all" {
+			strings.HasPrefix(line, "acl cdn_blob_paths ") || strings.HasPrefix(line, "cache allow ") || line == "cache deny all" ||
+			strings.HasPrefix(line, "collapsed_forwarding") || strings.HasPrefix(line, "range_offset_limit ") ||
+			strings.HasPrefix(line, "quick_abort_min ") {
 			rules++
 			if !slices.Contains(snippet, line) {
 				t.Errorf("squid.conf line %q is not in conf/squid-private-blobs.conf", line)
 			}
 		}
 	}
-	if rules != 6 {
-		t.Errorf("squid.conf without the helpers has %d of the snippet's 6 blob rules", rules)
+	if rules != 14 {
+		t.Errorf("squid.conf without the helpers has %d of the snippet's 14 blob rules", rules)
 	}
 }
 
