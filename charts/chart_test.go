@@ -274,7 +274,7 @@ func TestPrivateBlobSnippetIsTheCurrentOne(t *testing.T) {
 	}
 	want := strings.Replace(string(source), helper, helper+" @/etc/squid-cache/conf/store-id-helper.flags", 1)
 
-	objs := objects(t, mustRender(t, nil, map[string]any{"privateBlobs.enabled": true}))
+	objs := objects(t, mustRender(t, nil, nil)) // the helpers are on by default: quay.io needs them
 	if got := configData(t, objs, "squid-private-blobs.conf"); got != want {
 		t.Errorf("rendered snippet differs from conf/squid-private-blobs.conf:\n%s", got)
 	}
@@ -284,7 +284,7 @@ func TestPrivateBlobSnippetIsTheCurrentOne(t *testing.T) {
 	}
 
 	snippet := strings.Split(string(source), "\n")
-	conf = configData(t, objects(t, mustRender(t, nil, nil)), "squid.conf")
+	conf = configData(t, objects(t, mustRender(t, nil, map[string]any{"privateBlobs.enabled": false})), "squid.conf")
 	rules := 0
 	for _, line := range strings.Split(conf, "\n") {
 		if strings.HasPrefix(line, "acl cdn_blobs ") || strings.HasPrefix(line, "acl blob_paths ") ||
@@ -509,7 +509,7 @@ func TestCertManagerMode(t *testing.T) {
 	}
 }
 
-// A PVC per replica with persistence, a memory emptyDir by default.
+// A PVC per replica with persistence, an emptyDir on disk by default.
 func TestCacheStorage(t *testing.T) {
 	sts := find(t, objects(t, mustRender(t, nil, nil)), "StatefulSet", "squid-cache")
 	vols, _ := sts.get("spec", "template", "spec", "volumes").([]any)
@@ -519,8 +519,8 @@ func TestCacheStorage(t *testing.T) {
 			cache = v.(map[string]any)
 		}
 	}
-	if ed, _ := cache["emptyDir"].(map[string]any); ed["medium"] != "Memory" {
-		t.Errorf("default cache volume %v, want an emptyDir in memory", cache)
+	if ed, _ := cache["emptyDir"].(map[string]any); ed["medium"] != nil || ed["sizeLimit"] != "22544Mi" {
+		t.Errorf("default cache volume %v, want an emptyDir on the node's disk, 20 GiB and the journal", cache)
 	}
 	sts = find(t, objects(t, mustRender(t, allFeatures, nil)), "StatefulSet", "squid-cache")
 	claims, _ := sts.get("spec", "volumeClaimTemplates").([]any)

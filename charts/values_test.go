@@ -152,7 +152,9 @@ var changed = map[string]any{
 	"squid.cacheMem":                       "128 MB",
 	"squid.maximumObjectSizeInMemory":      "8 MB",
 	"squid.maximumObjectSize":              "3 GB",
-	"squid.cacheDir.medium":                "",
+	"squid.cacheDir.medium":                "Memory", // fits the existing-CA base's small cache_dir
+	"squid.workers":                        3,
+	"squid.cacheDir.type":                  "aufs",
 	"squid.cacheDir.resetToken":            "42",
 	"squid.persistence.accessModes":        []any{"ReadWriteMany"},
 	"squid.persistence.size":               "6Gi",
@@ -356,8 +358,12 @@ func TestChartRefusesBadValues(t *testing.T) {
 		{"no proxy clients", map[string]any{"networkPolicy.proxyFromNamespaces": []any{}}, "networkPolicy.proxyFromNamespaces"},
 		{"no metrics clients", map[string]any{"networkPolicy.metricsFromNamespaces": []any{}}, "networkPolicy.metricsFromNamespaces"},
 		{"a load balancer open to all", map[string]any{"service.type": "LoadBalancer"}, "service.loadBalancerSourceRanges"},
-		{"a memory limit below cache_mem and the tmpfs cache", map[string]any{"squid.resources": map[string]any{"limits": map[string]any{"memory": "1Gi"}}},
-			"squid.resources.limits.memory 1Gi (1024 MiB) is below what Squid needs: cacheMem 256 MB + 1142 MiB of tmpfs cache_dir + 128 MiB = 1526 MiB"},
+		{"a memory limit below cache_mem and the tmpfs cache", map[string]any{"squid.cacheDir.medium": "Memory", "squid.cacheDir.sizeMiB": 1024},
+			"squid.resources.limits.memory 1Gi (1024 MiB) is below what Squid needs: cacheMem 256 MB + 1142 MiB of tmpfs cache_dir + 128 MiB a worker = 1526 MiB"},
+		{"workers with a ufs cache_dir", map[string]any{"squid.workers": 2}, "squid.workers 2 needs squid.cacheDir.type rock"},
+		{"persistence without a size", map[string]any{"squid.persistence.enabled": true, "squid.persistence.size": ""}, "squid.persistence.size: Does not match pattern"},
+		{"a size Squid cannot read: no space", map[string]any{"squid.maximumObjectSize": "10GB"}, "squid.maximumObjectSize: Does not match pattern '^[0-9]+ (bytes|KB|MB|GB)$'"},
+		{"a size Squid cannot read: Kubernetes units", map[string]any{"squid.cacheMem": "256 MiB"}, "squid.cacheMem: Does not match pattern"},
 		{"a claim smaller than the cache_dir", map[string]any{"squid.persistence.enabled": true, "squid.persistence.size": "1Gi"},
 			"squid.persistence.size 1Gi (1024 MiB) cannot hold the cache_dir"},
 		{"a size neither Squid nor Kubernetes writes", map[string]any{"squid.resources": map[string]any{"limits": map[string]any{"memory": "lots"}}}, `not a size: "lots"`},
@@ -372,8 +378,9 @@ func TestChartRefusesBadValues(t *testing.T) {
 	}
 	// A tmpfs cache within the limit, and one on disk, render.
 	for _, sets := range []map[string]any{
-		{"squid.resources": map[string]any{"limits": map[string]any{"memory": "1526Mi"}}},
-		{"squid.resources": map[string]any{"limits": map[string]any{"memory": "512Mi"}}, "squid.cacheDir.medium": ""},
+		{"squid.resources": map[string]any{"limits": map[string]any{"memory": "1526Mi"}}, "squid.cacheDir.medium": "Memory", "squid.cacheDir.sizeMiB": 1024},
+		{"squid.resources": map[string]any{"limits": map[string]any{"memory": "512Mi"}}},
+		{"squid.workers": 2, "squid.cacheDir.type": "rock", "squid.resources": map[string]any{"limits": map[string]any{"memory": "1Gi"}}},
 	} {
 		if _, err := render(t, nil, sets); err != nil {
 			t.Errorf("%v: %v", sets, err)

@@ -272,11 +272,11 @@ or a persistent volume cannot hold the cache_dir. */}}
 {{- if and $s.cacheDir.enabled (not $s.persistence.enabled) (eq $s.cacheDir.medium "Memory") }}
 {{- $tmpfs = include "squid-cache.cacheVolumeMiB" . | int }}
 {{- end }}
-{{- $need := add (include "squid-cache.mebibytes" $s.cacheMem | int) $tmpfs 128 -}}
+{{- $need := add (include "squid-cache.mebibytes" $s.cacheMem | int) $tmpfs (mul 128 (max 1 (int $s.workers))) -}}
 {{- with (($s.resources).limits).memory }}
 {{- $limit := include "squid-cache.mebibytes" . | int }}
 {{- if lt $limit $need }}
-{{- fail (printf "squid.resources.limits.memory %s (%d MiB) is below what Squid needs: cacheMem %s + %d MiB of tmpfs cache_dir + 128 MiB = %d MiB. Raise the limit, lower cacheMem or cacheDir.sizeMiB, or put the cache_dir on disk (cacheDir.medium \"\" or persistence)" (toString .) $limit $s.cacheMem $tmpfs $need) }}
+{{- fail (printf "squid.resources.limits.memory %s (%d MiB) is below what Squid needs: cacheMem %s + %d MiB of tmpfs cache_dir + 128 MiB a worker = %d MiB. Raise the limit, lower cacheMem or cacheDir.sizeMiB, or put the cache_dir on disk (cacheDir.medium \"\" or persistence)" (toString .) $limit $s.cacheMem $tmpfs $need) }}
 {{- end }}
 {{- end }}
 {{- if and $s.cacheDir.enabled $s.persistence.enabled }}
@@ -422,4 +422,18 @@ spec:
           resources:
             {{- toYaml . | nindent 12 }}
           {{- end }}
+{{- end }}
+
+{{/* Fails on cache values Squid would refuse at start, saying why. */}}
+{{- define "squid-cache.checkCache" -}}
+{{- $s := .Values.squid -}}
+{{- range $key := list "cacheMem" "maximumObjectSizeInMemory" "maximumObjectSize" }}
+{{- $v := get $s $key | toString }}
+{{- if not (regexMatch "^[0-9]+ (bytes|KB|MB|GB)$" $v) }}
+{{- fail (printf "squid.%s %q: write a whole number, a space and bytes, KB, MB or GB, as Squid reads it (e.g. \"10 GB\"; not 10GB, 10 GiB or 10Gi)" $key $v) }}
+{{- end }}
+{{- end }}
+{{- if and (gt (int $s.workers) 1) $s.cacheDir.enabled (ne $s.cacheDir.type "rock") }}
+{{- fail (printf "squid.workers %d needs squid.cacheDir.type rock: a %s cache_dir is not shared between workers, and they would corrupt it (or set squid.cacheDir.enabled false for a memory-only cache)" (int $s.workers) $s.cacheDir.type) }}
+{{- end }}
 {{- end }}
