@@ -7,8 +7,8 @@
 #     pass kubectl apply --dry-run=server --validate=strict;
 #   - runs the quay emulation (hack/quayemu: token auth, a private repository,
 #     302s to signed CDN URLs, a public registry) in the cluster, and installs
-#     the chart in front of it (hack/k8s/values.yaml: 2 replicas, the
-#     private-blob helpers) with helm install --wait; squid -k parse passes
+#     the chart in front of it (hack/k8s/values.yaml: the defaults with the
+#     emulation's endpoints) with helm install --wait; squid -k parse passes
 #     on the rendered squid.conf in every pod;
 #   - helm test passes: every replica pulls a public registry blob, a public
 #     quay blob and a private quay blob twice, digests match and the second
@@ -29,6 +29,9 @@
 #     probe-target edit does not restart Squid; a pod deleted during a large
 #     download lets it finish;
 #   - helm upgrade with changed values rolls the pods and keeps the CA;
+#   - a release with persistence (a static hostPath volume) and 2 SMP workers
+#     sharing a rock cache_dir passes helm test, and after its pod is deleted
+#     or replaced by an upgrade the probe's blob is a disk hit;
 #   - helm uninstall leaves only the kept CA, its ConfigMap and the cache
 #     manager password behind, and a second install takes the same CA.
 #
@@ -167,7 +170,7 @@ squid:
   allowedDestinations: [$quay_ip/32]
 EOF
 ok "quay emulation up at $quay_ip (quay.test, cdn01.quay.test, registry.access.test)"
-VALUES=(-f hack/k8s/values.yaml -f "$WORK/hosts.yaml")
+VALUES=(-f hack/k8s/values.yaml -f hack/k8s/monitoring.yaml -f "$WORK/hosts.yaml")
 
 pods() { kn get pods -l app.kubernetes.io/instance=$REL,app.kubernetes.io/component=squid -o jsonpath='{range .items[*]}{.metadata.name}={.metadata.uid}{"\n"}{end}' | sort; }
 ca_sum() { kn get configmap "$FULL-ca" -o jsonpath='{.data.ca\.crt}' | sha256sum | cut -c1-16; }
@@ -516,7 +519,7 @@ probe:
   caConfigMap: $FULL-ca
 EOF
 t=$SECONDS
-if hn install ext $CHART -f hack/k8s/values.yaml -f "$WORK/ext.yaml" --wait --timeout 3m >"$WORK/ext.log" 2>&1; then
+if hn install ext $CHART -f hack/k8s/values.yaml -f hack/k8s/monitoring.yaml -f "$WORK/ext.yaml" --wait --timeout 3m >"$WORK/ext.log" 2>&1; then
   ext_ip=$(kn get service ext-squid-cache -o jsonpath='{.spec.clusterIP}')
   # The chart's own logformat carries its per-pod token first; this exporter
   # reads the plain squid_probe fields.
@@ -566,6 +569,75 @@ hn upgrade "$REL" $CHART "${VALUES[@]}" --wait --timeout 5m >/dev/null
 [[ $(ca_sum) == "$ca0" && $(secret_sum) == "$secret0" ]] && ok "the CA is the one of the first install after 3 upgrades" || fail "the CA changed"
 helm_test pass
 download_survives_rollout
+
+# --- a cache that survives: a release with persistence and 2 SMP workers
+# sharing a rock cache_dir, on a statically provisioned volume (the cluster
+# has no provisioner: a hostPath PersistentVolume the test makes, owned by
+# Squid's user, as a provisioner's volume would be with fsGroup). With
+# workers the probe counts TCP_MEM_HIT and TCP_HIT (the second pull may
+# reach the other worker). After the pod is deleted, and after a helm
+# upgrade that replaces it, the probe's first pull is a disk hit (TCP_HIT:
+# the memory cache went with the pod).
+persistence() {
+  local rel=pv full=pv-squid-cache dir t=$SECONDS first
+  if [[ -n ${KUBECONFIG:-} ]]; then
+    fail "persistence: needs the node's filesystem for its hostPath volume (the cluster tool's node is this machine)"
+    return
+  fi
+  dir=$(mktemp -d /var/tmp/squid-cache-pv.XXXXXX)
+  chown 13:13 "$dir" && chmod 0750 "$dir"
+  k apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: squid-cache-test-pv
+  labels: {app: squid-cache-test}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: squid-cache-test-static
+  hostPath: {path: $dir, type: Directory}
+EOF
+  cat >"$WORK/pv.yaml" <<EOF
+replicaCount: 1
+squid:
+  workers: 2
+  cacheDir: {type: rock, sizeMiB: 256}
+  persistence: {enabled: true, storageClassName: squid-cache-test-static, size: 1Gi}
+probe:
+  targets:
+    - name: quay-public
+      image: quay.test/org/public:latest
+      layer: -1
+EOF
+  if ! hn install $rel $CHART "${VALUES[@]}" -f "$WORK/pv.yaml" --wait --timeout 5m >"$WORK/pv.log" 2>&1; then
+    fail "helm install with persistence and workers"; cat "$WORK/pv.log" >&2
+    kn describe pod $full-0 >&2 || true; kn logs $full-0 -c squid --tail 30 >&2 || true
+  else
+    ok "a release with persistence, 2 workers and a rock cache_dir on a static hostPath volume ($((SECONDS - t))s)"
+    helm_test pass "" $rel
+    # pv_first_pull: the first pull's result code of a one-shot probe.
+    pv_first_pull() {
+      kn exec $full-0 -c exporter -- squid-cache-exporter probe --exporter-url=http://127.0.0.1:9301 2>&1 |
+        sed -n 's/.*squid: *first pull \([A-Z_]*\),.*/\1/p' | head -1
+    }
+    kn delete pod $full-0 --wait >/dev/null
+    kn rollout status statefulset/$full --timeout 3m >/dev/null
+    first=$(pv_first_pull)
+    [[ $first == TCP_HIT ]] && ok "after the pod was deleted the probe's first pull is $first: the blob came from the persistent rock cache_dir" ||
+      fail "after the pod was deleted the first pull is ${first:-none}, want TCP_HIT"
+    hn upgrade $rel $CHART "${VALUES[@]}" -f "$WORK/pv.yaml" --set-string podAnnotations.rolled=1 --wait --timeout 5m >/dev/null
+    first=$(pv_first_pull)
+    [[ $first == TCP_HIT ]] && ok "after a helm upgrade that replaced the pod the first pull is $first ($((SECONDS - t))s in all)" ||
+      fail "after helm upgrade the first pull is ${first:-none}, want TCP_HIT"
+  fi
+  hn uninstall $rel --wait --timeout 3m >/dev/null 2>&1 || true
+  kn delete pvc -l app.kubernetes.io/instance=$rel --wait >/dev/null 2>&1 || true
+  k delete pv squid-cache-test-pv --wait >/dev/null 2>&1 || true
+  rm -rf "$dir"
+}
+persistence
 
 # --- uninstall leaves nothing behind but what the Job made and keeps (the
 # CA, its ConfigMap, the cache manager password); a second install takes
