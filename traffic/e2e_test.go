@@ -29,7 +29,8 @@ var testRegistries = []Registry{
 // its CDN (cached here by the naive store-ID helper). The counts are what
 // the pulls did: every blob a miss and then a hit, under the registry the
 // user pulled from; quay's redirects as redirects; the CONNECTs as tunnels;
-// and nothing for the cache manager.
+// and nothing for the cache manager; each blob fetched from the origin
+// once, whole.
 func TestTwoPullsCountedAsTheyHappened(t *testing.T) {
 	env := testenv.Start(t, testenv.Options{StoreID: squidtest.StripQueryStoreID})
 	c, err := New(testRegistries)
@@ -64,6 +65,18 @@ func TestTwoPullsCountedAsTheyHappened(t *testing.T) {
 	for key, n := range want {
 		if got := testutil.ToFloat64(c.requests[c.index(key[0])][object(key[1])][cache(key[2])]); got != n {
 			t.Errorf("%v: %v requests, want %v", key, got, n)
+		}
+	}
+	// Every blob came from the origin once, whole: no refetch.
+	if got := refetchCounts(c); got != [numReasons]float64{} {
+		t.Errorf("refetches %v, want none", got)
+		b, _ := os.ReadFile(env.Squid.AccessLog)
+		t.Logf("the access log:\n%s", b)
+	}
+	for _, reg := range []string{quaytest.PublicName, quaytest.RegistryName} {
+		r := c.index(reg)
+		if got, want := testutil.ToFloat64(c.originBytes[r]), testutil.ToFloat64(c.bytes[r][Blob][Miss]); got != want || got == 0 {
+			t.Errorf("%s: origin bytes %v, blob miss bytes %v", reg, got, want)
 		}
 	}
 	gets, connects := logLines(t, env.Squid.AccessLog)

@@ -19,6 +19,11 @@ func FuzzObserve(f *testing.F) {
 		"1795472260.300      0 10.0.0.8 NONE_NONE/200 0 CONNECT [::1]:443 - HIER_NONE/- -",
 		"1795472260.300      0 10.0.0.8 TCP_MISS/200 0 GET cache_object://x/info - HIER_NONE/- -",
 		"1795472260.300      0 10.0.0.8 CF_/999 0 GET https://u:p@h:/sha256/sha256:/ - HIER_NONE/- -",
+		// whole fetches, a refresh and a range: the digest memory's paths
+		"1795472260.400    900 10.0.0.9 TCP_MISS/200 262144 GET https://cdn01.quay.io/q/sha256/0e/" + digest + "?X-Amz-Signature=1 - HIER_DIRECT/10.1.1.2 application/octet-stream",
+		"1795472260.500   2000 10.0.0.9 TCP_CF_MISS/200 262144 GET https://quay.io/v2/o/i/blobs/sha256:" + digest + " - HIER_DIRECT/10.1.1.2 application/octet-stream",
+		"1795472265.500     30 10.0.0.9 TCP_REFRESH_MODIFIED/200 262144 GET https://quay.io/v2/o/i/blobs/sha256:" + digest + " - HIER_DIRECT/10.1.1.2 application/octet-stream",
+		"1795472270.500     30 10.0.0.9 TCP_MISS/206 1024 GET https://quay.io/v2/o/i/blobs/sha256:" + digest + " - HIER_DIRECT/10.1.1.2 application/octet-stream",
 	} {
 		f.Add(s)
 	}

@@ -19,11 +19,16 @@ import (
 type Counter struct {
 	registries *registries
 	redirects  *redirects
+	digests    *digests
 	requests   [][numObjects][numCaches]prometheus.Counter // by registry
 	bytes      [][numObjects][numCaches]prometheus.Counter
 	durations  [numObjects][numCaches]prometheus.Observer
 	tunnels    []prometheus.Counter
-	collectors []prometheus.Collector
+	// whole blob fetches from the origin, and those that were refetches
+	originBytes  []prometheus.Counter
+	refetches    [][numReasons]prometheus.Counter
+	refetchBytes [][numReasons]prometheus.Counter
+	collectors   []prometheus.Collector
 }
 
 // New returns a Counter for the registries (DefaultRegistries when none).
@@ -35,7 +40,7 @@ func New(rs []Registry) (*Counter, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Counter{registries: regs, redirects: newRedirects(rememberedRedirects)}
+	c := &Counter{registries: regs, redirects: newRedirects(rememberedRedirects), digests: newDigests()}
 	c.makeMetrics()
 	return c, nil
 }
@@ -53,11 +58,27 @@ func (c *Counter) makeMetrics() {
 	tunnels := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "squid_access_tunnels_total",
 		Help: "CONNECT lines in Squid's access log, by registry: tunnels, ssl-bump's included; never requests."},
 		[]string{"registry"})
-	c.collectors = []prometheus.Collector{requests, bytesSent, durations, tunnels}
+	originBytes := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "squid_access_blob_origin_bytes_total",
+		Help: "Bytes of whole blobs Squid fetched from the origin: blob GETs answered 200 on a miss, as logged (headers included), by registry. Unlike squid_access_response_bytes_total{object=\"blob\",cache=\"miss\"} it leaves out ranged (206) and HEAD answers; the refetch counters count from the same lines."},
+		[]string{"registry"})
+	refetches := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "squid_access_blob_refetches_total",
+		Help: "Whole blob fetches from the origin (TCP_MISS/200 GETs) of a blob the exporter saw fetched or cached before from the same registry's hosts, by registry and reason: concurrent (the earlier fetch was running, or had ended less than 2s before this one started: a stampede not collapsed), evicted (it had ended, and a hit showed Squid had stored the blob: evicted since, purged, or lost in a restart), never_hit (it had ended and no hit was seen: evicted before reuse, or not stored at all). The exporter remembers the 65536 blobs seen last; a refetch of one it forgot is not counted."},
+		[]string{"registry", "reason"})
+	refetchBytes := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "squid_access_blob_refetch_bytes_total",
+		Help: "Bytes of those refetches, by registry and reason; reason=\"evicted\" is what a bigger cache would have saved."},
+		[]string{"registry", "reason"})
+	c.collectors = []prometheus.Collector{requests, bytesSent, durations, tunnels, originBytes, refetches, refetchBytes}
 	for r, name := range c.registries.names {
 		c.requests = append(c.requests, [numObjects][numCaches]prometheus.Counter{})
 		c.bytes = append(c.bytes, [numObjects][numCaches]prometheus.Counter{})
 		c.tunnels = append(c.tunnels, tunnels.WithLabelValues(name))
+		c.originBytes = append(c.originBytes, originBytes.WithLabelValues(name))
+		c.refetches = append(c.refetches, [numReasons]prometheus.Counter{})
+		c.refetchBytes = append(c.refetchBytes, [numReasons]prometheus.Counter{})
+		for why := range numReasons {
+			c.refetches[r][why] = refetches.WithLabelValues(name, why.String())
+			c.refetchBytes[r][why] = refetchBytes.WithLabelValues(name, why.String())
+		}
 		for o := range numObjects {
 			for k := range numCaches {
 				c.requests[r][o][k] = requests.WithLabelValues(name, o.String(), k.String())
@@ -85,7 +106,9 @@ func (c *Counter) Observe(e *accesslog.Entry) {
 	obj, digest := classifyPath(path)
 	cache := ClassifyCache(e.Result, e.Status)
 	if obj == Blob {
+		served := reg
 		reg = c.blobRegistry(digest, host, reg, cache)
+		c.observeBlob(e, digest, served, reg, cache)
 	}
 	c.requests[reg][obj][cache].Inc()
 	c.bytes[reg][obj][cache].Add(float64(e.Bytes))
