@@ -14,6 +14,7 @@ func TestRulesPassPromtool(t *testing.T) {
 		// Every alert, firing and not, at its thresholds and for durations.
 		{"test", "rules", "tests/squid-cache-exporter.test.yml"},
 		{"test", "rules", "tests/blob-hit-ratio.test.yml"},
+		{"test", "rules", "tests/cache-size.test.yml"},
 	} {
 		if out, err := exec.Command(promtool, args...).CombinedOutput(); err != nil {
 			t.Errorf("promtool %v: %v\n%s", args, err, out)

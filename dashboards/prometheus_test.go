@@ -63,7 +63,9 @@ func TestExpressionsAgainstRealPrometheus(t *testing.T) {
 		`squid_cache_dir_lru_reference_age_seconds`, // once a blob is on disk
 		// A blob hit's series starts with the first hit, and its rate needs
 		// two scrapes of it: on a slower Squid that is after the rounds.
-		`squid:blob_hit_ratio:rate5m`)
+		`squid:blob_hit_ratio:rate5m`,
+		// Blob bytes from the origin in the hour: the private blob's.
+		`squid:blob_evicted_refetch_bytes:ratio_rate1h`)
 
 	d, err := Load(file)
 	if err != nil {
@@ -231,7 +233,11 @@ func startStack(t *testing.T) map[string]string {
 	go func() { // builds pulling: a few objects, each a miss and then hits
 		c := squid.Client()
 		for i := 0; ctx.Err() == nil; i++ {
-			if resp, err := c.Get(fmt.Sprintf("%s/layer/%d", origin.URL, i%5)); err == nil {
+			path := fmt.Sprintf("/layer/%d", i%5)
+			if i%10 == 0 { // and a blob the origin marks private, which Squid fetches each time: refetches
+				path = "/private/v2/app/blobs/sha256:" + strings.Repeat("ab", 32)
+			}
+			if resp, err := c.Get(origin.URL + path); err == nil {
 				resp.Body.Close()
 			}
 			time.Sleep(100 * time.Millisecond)
