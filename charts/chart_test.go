@@ -651,3 +651,63 @@ func TestCachemgrPasswordCoversTheExportersReports(t *testing.T) {
 		}
 	}
 }
+
+// SMP workers: Squid runs in the foreground with its kids (-N would run one
+// process), shares its memory cache and rock store through a /dev/shm the
+// chart sizes, and the probe also counts a hit from the rock store, which a
+// second pull reaching the other worker gets. One process keeps -N, no
+// /dev/shm and the prober's default hit codes.
+func TestSMPWorkers(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		files      []string
+		workers    bool
+		cacheDir   string
+		shm        string
+		hitCodes   []string
+		foreground bool
+	}{
+		{"defaults", nil, false, "cache_dir ufs /var/spool/squid 20480 16 256", "", nil, false},
+		{"2 workers, rock", allFeatures, true, "cache_dir rock /var/spool/squid 4096", "640Mi", []string{"TCP_MEM_HIT", "TCP_HIT"}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			objs := objects(t, mustRender(t, c.files, nil))
+			conf := configData(t, objs, "squid.conf")
+			if got := strings.Contains(conf, "\nworkers 2\n"); got != c.workers {
+				t.Errorf("squid.conf has workers 2: %v, want %v", got, c.workers)
+			}
+			dir, size := strings.Index(conf, "\n"+c.cacheDir+"\n"), strings.Index(conf, "\nmaximum_object_size ")
+			if dir < 0 || size < 0 || size > dir {
+				t.Errorf("squid.conf must set maximum_object_size, then %q:\n%s", c.cacheDir, conf)
+			}
+			start := configData(t, objs, "start-squid.sh")
+			if got := strings.Contains(start, "exec squid --foreground "); got != c.foreground {
+				t.Errorf("start-squid.sh runs squid --foreground: %v, want %v", got, c.foreground)
+			}
+			shm := ""
+			vols, _ := find(t, objs, "StatefulSet", "squid-cache").get("spec", "template", "spec", "volumes").([]any)
+			for _, v := range vols {
+				if v := v.(map[string]any); v["name"] == "shm" {
+					ed := v["emptyDir"].(map[string]any)
+					if ed["medium"] != "Memory" {
+						t.Errorf("/dev/shm volume %v, want memory", ed)
+					}
+					shm, _ = ed["sizeLimit"].(string)
+				}
+			}
+			if shm != c.shm {
+				t.Errorf("/dev/shm volume of %q, want %q", shm, c.shm)
+			}
+			var pc prober.Config
+			probeYML, _ := find(t, objs, "ConfigMap", "-probe").get("data", "probe.yml").(string)
+			if err := yaml.Unmarshal([]byte(probeYML), &pc); err != nil {
+				t.Fatal(err)
+			}
+			for _, target := range pc.Targets {
+				if !slices.Equal(target.HitCodes, c.hitCodes) {
+					t.Errorf("target %s counts %v as hits, want %v", target.Name, target.HitCodes, c.hitCodes)
+				}
+			}
+		})
+	}
+}
