@@ -91,16 +91,19 @@ func (d *digests) cached(key uint64, source int) {
 // fetched notes a whole fetch of the blob from the origin, from start to
 // end (Unix ms). hadCopy says Squid's result code shows it had a copy
 // (a refresh, a client's reload, a failed swap-in): that proves the blob
-// was stored, and that this fetch is not a refetch for want of space.
+// was stored, and that this fetch, unless concurrent with the earlier
+// one, is not a refetch for want of space.
 // When it is one, fetched says why.
 func (d *digests) fetched(key uint64, source int, start, end int64, hadCopy bool) (reason refetchReason, again bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := d.slot(key, source)
 	switch {
-	case hadCopy:
 	case s.fetch && start < s.fetched+concurrentGraceMillis:
+		// First: under SMP workers a worker that cannot read the blob
+		// another is still writing fetches it itself (TCP_SWAPFAIL_MISS).
 		reason, again = concurrent, true
+	case hadCopy:
 	case s.stored:
 		reason, again = evicted, true
 	case s.fetch:
@@ -173,7 +176,7 @@ func (c *Counter) observeBlob(e *accesslog.Entry, digest []byte, host, reg int, 
 	switch {
 	case cache == Hit || cache == Revalidated:
 		c.digests.cached(key, host)
-	case cache == Miss && e.Status == 200 && bytes.Equal(e.Method, []byte("GET")):
+	case cache == Miss && e.Status == 200 && bytes.Equal(e.Method, []byte("GET")) && fromOrigin(e.Hierarchy):
 		c.originBytes[reg].Add(float64(e.Bytes))
 		tag, _ := resultTag(e.Result)
 		if bytes.Equal(tag, []byte("MISS")) || hadCopy(tag) {
@@ -184,6 +187,15 @@ func (c *Counter) observeBlob(e *accesslog.Entry, digest []byte, host, reg int, 
 			}
 		}
 	}
+}
+
+// fromOrigin: the line's hierarchy code says Squid fetched the body from
+// the origin (HIER_DIRECT) or through a parent. A request that joined a
+// fetch in flight, collapsed (TCP_CF_MISS) or attached once the headers had
+// come (TCP_MISS), logs HIER_NONE: a stampede Squid fetched once is one
+// fetch. A sibling's answer (a peer cache's hit) is no origin fetch either.
+func fromOrigin(hier []byte) bool {
+	return len(hier) > 0 && !bytes.Equal(hier, []byte("HIER_NONE")) && !bytes.Contains(hier, []byte("SIBLING"))
 }
 
 // hadCopy: the miss's result code says Squid found a stored copy and

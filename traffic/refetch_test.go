@@ -147,31 +147,42 @@ func TestRefetchReasons(t *testing.T) {
 		end     string // seconds.millis
 		elapsed int
 		result  string
+		hier    string // HIER_DIRECT/10.1.1.1 when empty
 	}
+	const joined = "HIER_NONE/-" // a request that joined a fetch in flight
 	tests := []struct {
 		name  string
 		lines []line
 		want  []string // the reason of each line that was a refetch
 	}{
-		{"first fetch", []line{{"100.000", 50, miss}}, nil},
-		{"overlapping", []line{{"100.000", 5000, miss}, {"101.000", 5000, miss}}, []string{"concurrent"}},
-		{"logged first, started last", []line{{"100.000", 10, miss}, {"101.000", 5000, miss}}, []string{"concurrent"}},
-		{"inside the grace", []line{{"100.000", 50, miss}, {"102.050", 51, miss}}, []string{"concurrent"}},
-		{"at the grace's end", []line{{"100.000", 50, miss}, {"102.050", 50, miss}}, []string{"never_hit"}},
-		{"a hit between", []line{{"100.000", 50, miss}, {"150.000", 1, hit}, {"200.000", 50, miss}}, []string{"evicted"}},
-		{"a hit stays known", []line{{"100.000", 50, miss}, {"150.000", 1, hit}, {"200.000", 50, miss}, {"300.000", 50, miss}},
+		{"first fetch", []line{{"100.000", 50, miss, ""}}, nil},
+		{"overlapping", []line{{"100.000", 5000, miss, ""}, {"101.000", 5000, miss, ""}}, []string{"concurrent"}},
+		{"logged first, started last", []line{{"100.000", 10, miss, ""}, {"101.000", 5000, miss, ""}}, []string{"concurrent"}},
+		{"inside the grace", []line{{"100.000", 50, miss, ""}, {"102.050", 51, miss, ""}}, []string{"concurrent"}},
+		{"at the grace's end", []line{{"100.000", 50, miss, ""}, {"102.050", 50, miss, ""}}, []string{"never_hit"}},
+		{"a hit between", []line{{"100.000", 50, miss, ""}, {"150.000", 1, hit, ""}, {"200.000", 50, miss, ""}}, []string{"evicted"}},
+		{"a hit stays known", []line{{"100.000", 50, miss, ""}, {"150.000", 1, hit, ""}, {"200.000", 50, miss, ""}, {"300.000", 50, miss, ""}},
 			[]string{"evicted", "evicted"}},
-		{"a hit within a stampede", []line{{"100.000", 5000, miss}, {"100.500", 1, hit}, {"101.000", 5000, miss}}, []string{"concurrent"}},
-		{"only a hit known", []line{{"100.000", 1, hit}, {"100.500", 50, miss}}, []string{"evicted"}},
-		{"a refresh is no refetch", []line{{"100.000", 50, miss}, {"200.000", 50, refresh}, {"300.000", 50, miss}}, []string{"evicted"}},
-		{"collapsed", []line{{"100.000", 5000, miss}, {"101.000", 4000, "TCP_CF_HIT/200"}}, nil},
-		{"collapsing failed", []line{{"100.000", 5000, miss}, {"101.000", 4000, "TCP_CF_MISS/200"}}, []string{"concurrent"}},
-		{"a client's reload", []line{{"100.000", 50, miss}, {"200.000", 50, "TCP_CLIENT_REFRESH_MISS/200"}, {"300.000", 50, miss}},
+		{"a hit within a stampede", []line{{"100.000", 5000, miss, ""}, {"100.500", 1, hit, ""}, {"101.000", 5000, miss, ""}}, []string{"concurrent"}},
+		{"only a hit known", []line{{"100.000", 1, hit, ""}, {"100.500", 50, miss, ""}}, []string{"evicted"}},
+		{"a refresh is no refetch", []line{{"100.000", 50, miss, ""}, {"200.000", 50, refresh, ""}, {"300.000", 50, miss, ""}}, []string{"evicted"}},
+		{"collapsed", []line{{"100.000", 5000, miss, ""}, {"101.000", 4000, "TCP_CF_HIT/200", joined}}, nil},
+		// Squid 5.7 logs a stampede it fetched once as one TCP_MISS
+		// HIER_DIRECT and TCP_CF_MISS or TCP_MISS with HIER_NONE for the
+		// rest (e2e.TestStampedeFetchesOnceAndLeaksNothing).
+		{"collapsed, logged as a miss", []line{{"100.000", 5000, miss, ""}, {"101.000", 4000, "TCP_CF_MISS/200", joined}}, nil},
+		{"joined in transit", []line{{"100.000", 5000, miss, ""}, {"101.000", 4000, miss, joined}}, nil},
+		{"collapsing failed", []line{{"100.000", 5000, miss, ""}, {"101.000", 4000, "TCP_CF_MISS/200", ""}}, []string{"concurrent"}},
+		{"SMP: another worker could not read it yet", []line{{"100.000", 5000, miss, ""}, {"101.000", 4000, "TCP_SWAPFAIL_MISS/200", ""}}, []string{"concurrent"}},
+		{"a failed swap-in later is no refetch", []line{{"100.000", 50, miss, ""}, {"200.000", 50, "TCP_SWAPFAIL_MISS/200", ""}, {"300.000", 50, miss, ""}},
 			[]string{"evicted"}},
-		{"ranged", []line{{"100.000", 50, "TCP_MISS/206"}, {"100.500", 50, miss}, {"200.000", 50, "TCP_MISS/206"}}, nil},
-		{"aborted", []line{{"100.000", 50, "TCP_MISS_ABORTED/200"}, {"100.500", 50, miss}, {"100.600", 50, "TCP_MISS_ABORTED/200"}}, nil},
-		{"errors", []line{{"100.000", 50, miss}, {"200.000", 50, "TCP_MISS/503"}, {"300.000", 50, "TCP_MISS/404"}}, nil},
-		{"negative hit", []line{{"100.000", 50, miss}, {"200.000", 50, "TCP_NEGATIVE_HIT/404"}, {"300.000", 50, miss}}, []string{"never_hit"}},
+		{"a sibling's hit is no origin fetch", []line{{"100.000", 50, miss, ""}, {"200.000", 50, miss, "SIBLING_HIT/10.1.1.2"}}, nil},
+		{"a client's reload", []line{{"100.000", 50, miss, ""}, {"200.000", 50, "TCP_CLIENT_REFRESH_MISS/200", ""}, {"300.000", 50, miss, ""}},
+			[]string{"evicted"}},
+		{"ranged", []line{{"100.000", 50, "TCP_MISS/206", ""}, {"100.500", 50, miss, ""}, {"200.000", 50, "TCP_MISS/206", ""}}, nil},
+		{"aborted", []line{{"100.000", 50, "TCP_MISS_ABORTED/200", ""}, {"100.500", 50, miss, ""}, {"100.600", 50, "TCP_MISS_ABORTED/200", ""}}, nil},
+		{"errors", []line{{"100.000", 50, miss, ""}, {"200.000", 50, "TCP_MISS/503", ""}, {"300.000", 50, "TCP_MISS/404", ""}}, nil},
+		{"negative hit", []line{{"100.000", 50, miss, ""}, {"200.000", 50, "TCP_NEGATIVE_HIT/404", ""}, {"300.000", 50, miss, ""}}, []string{"never_hit"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -179,7 +190,10 @@ func TestRefetchReasons(t *testing.T) {
 			var got []string
 			for _, l := range tt.lines {
 				before := refetchCounts(c)
-				observe(t, c, "1795470"+l.end+" "+strconv.Itoa(l.elapsed)+" 10.0.0.1 "+l.result+" 1000 GET https://ghcr.io/v2/o/i/blobs/sha256:"+digest+" - HIER_DIRECT/10.1.1.1 application/octet-stream")
+				if l.hier == "" {
+					l.hier = "HIER_DIRECT/10.1.1.1"
+				}
+				observe(t, c, "1795470"+l.end+" "+strconv.Itoa(l.elapsed)+" 10.0.0.1 "+l.result+" 1000 GET https://ghcr.io/v2/o/i/blobs/sha256:"+digest+" - "+l.hier+" application/octet-stream")
 				after := refetchCounts(c)
 				for why := range numReasons {
 					if after[why] != before[why] {
