@@ -3,6 +3,7 @@
 #   make test   install what the tests need, vet, and run every test (real Squid, real promtool)
 #   make test-squid-matrix   the end-to-end tests again on Squid 6 and 7, with and without SMP workers
 #   make test-k8s   the Helm chart on a real Kubernetes (hack/test-k8s.sh)
+#   make bench-sizing   blob hit ratio by cache_dir size, and Squid's memory: the README's "Sizing the cache" figures
 
 GO        ?= go
 BIN       := squid-cache-exporter
@@ -80,6 +81,12 @@ fmt-check:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The figures behind the README's "Sizing the cache" (e2e/sizing_bench_test.go),
+# on a real Squid: about 4 minutes on 2 cores; docs/performance.md has a run.
+.PHONY: bench-sizing
+bench-sizing: test-deps
+	$(GO) test -run '^$$' -bench '^BenchmarkSizing' -benchtime 1x -timeout 30m ./e2e/
 
 # Runs each fuzz target for FUZZTIME (the seed corpus already runs in make test).
 FUZZTIME ?= 30s
