@@ -3,6 +3,9 @@
 #   make test   install what the tests need, vet, and run every test (real Squid, real promtool)
 #   make test-squid-matrix   the end-to-end tests again on Squid 6 and 7, with and without SMP workers
 #   make test-k8s   the Helm chart on a real Kubernetes (hack/test-k8s.sh)
+#   make bench-cache   how the cache holds up, in one run on a real Squid: origin fetches and time to last byte
+#                      of 1/10/50 clients pulling one cold blob, cached-blob throughput against a bare Go file
+#                      server, ranges (about 20 minutes; BENCH_CACHE_SMALL=1 for small blobs; docs/performance.md)
 #   make bench-sizing   blob hit ratio by cache_dir size, and Squid's memory: the README's "Sizing the cache" figures
 
 GO        ?= go
@@ -87,6 +90,13 @@ bench:
 .PHONY: bench-sizing
 bench-sizing: test-deps
 	$(GO) test -run '^$$' -bench '^BenchmarkSizing' -benchtime 1x -timeout 30m ./e2e/
+
+# The cache benchmarks of e2e/cache_bench_test.go, each run once: they
+# fail when a stampede fetches from the origin more than once, a digest is
+# wrong, or a range of a cached blob is not a hit.
+.PHONY: bench-cache
+bench-cache:
+	$(GO) test -run '^$$' -bench 'Stampede|CachedBlob|Range' -benchtime 1x -timeout 30m ./e2e/
 
 # Runs each fuzz target for FUZZTIME (the seed corpus already runs in make test).
 FUZZTIME ?= 30s

@@ -66,14 +66,15 @@ type Quay struct {
 	signer *signer
 	cdn    *httptest.Server
 
-	mu         sync.Mutex
-	cdnGets    map[string]int // blob hex -> deliveries by the CDN
-	cdnRange   map[string]int // blob hex -> ranged GETs (authorization checks)
-	publicGets map[string]int // blob hex -> the public registry's blob GETs
-	rate       int            // bytes a second per blob body; 0: as fast as it goes
-	poisoned   map[string]bool
-	checkDelay time.Duration // added to every ranged GET
-	cacheAll   bool          // every registry answer says it may be shared
+	mu          sync.Mutex
+	cdnGets     map[string]int // blob hex -> deliveries by the CDN
+	cdnRange    map[string]int // blob hex -> ranged GETs (authorization checks)
+	publicGets  map[string]int // blob hex -> the public registry's blob GETs
+	fetchesDone map[string]int // blob hex -> deliveries and public GETs that ended
+	rate        int            // bytes a second per blob body; 0: as fast as it goes
+	poisoned    map[string]bool
+	checkDelay  time.Duration // added to every ranged GET
+	cacheAll    bool          // every registry answer says it may be shared
 }
 
 // Start starts the three hosts; they stop when the test ends. users may
@@ -81,14 +82,15 @@ type Quay struct {
 func Start(t testing.TB, users map[string]string) *Quay {
 	t.Helper()
 	q := &Quay{
-		CA:         pkitest.NewCA(t, "quaytest origin CA"),
-		Hosts:      map[string]string{},
-		blobs:      newBlobStore(),
-		signer:     newSigner(),
-		cdnGets:    map[string]int{},
-		cdnRange:   map[string]int{},
-		publicGets: map[string]int{},
-		poisoned:   map[string]bool{},
+		CA:          pkitest.NewCA(t, "quaytest origin CA"),
+		Hosts:       map[string]string{},
+		blobs:       newBlobStore(),
+		signer:      newSigner(),
+		cdnGets:     map[string]int{},
+		cdnRange:    map[string]int{},
+		publicGets:  map[string]int{},
+		fetchesDone: map[string]int{},
+		poisoned:    map[string]bool{},
 	}
 	q.blobs.poisoned = q.isPoisoned
 	cert := q.CA.Server(t, RegistryName, CDNName, PublicName, "*.quay.test")
@@ -266,6 +268,7 @@ func (q *Quay) serveCDN(w http.ResponseWriter, r *http.Request) {
 	time.Sleep(delay)
 	if r.Header.Get("Range") == "" {
 		w = q.throttled(w)
+		defer q.fetchDone(hexDigest)
 	}
 	// Fresh for a year, but not "public": Squid does not cache it for a
 	// request that carries Authorization, as clients' CDN requests do.

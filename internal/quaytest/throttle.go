@@ -31,6 +31,24 @@ func (q *Quay) OriginFetches(h v1.Hash) int {
 	return q.CDNGets(h) + q.PublicGets(h)
 }
 
+// FetchesDone is how many of the origins' sends of the blob (those
+// OriginFetches counts) have ended: the last byte handed to the
+// connection, or the connection gone. It tells when a fetch that Squid
+// goes on with alone, such as the whole-blob fetch behind a range request,
+// has come in.
+func (q *Quay) FetchesDone(h v1.Hash) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.fetchesDone[h.Hex]
+}
+
+// fetchDone counts a send of the blob that ended.
+func (q *Quay) fetchDone(hex string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.fetchesDone[hex]++
+}
+
 // countingPublicBlobs counts the public registry's blob GETs and throttles
 // their bodies.
 func (q *Quay) countingPublicBlobs(next http.Handler) http.Handler {
@@ -40,9 +58,11 @@ func (q *Quay) countingPublicBlobs(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		hexDigest := r.URL.Path[i+len("/blobs/sha256:"):]
 		q.mu.Lock()
-		q.publicGets[r.URL.Path[i+len("/blobs/sha256:"):]]++
+		q.publicGets[hexDigest]++
 		q.mu.Unlock()
+		defer q.fetchDone(hexDigest)
 		next.ServeHTTP(q.throttled(w), r)
 	})
 }

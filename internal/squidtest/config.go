@@ -38,17 +38,27 @@ func config(dir string, port, workers int, opts Options) string {
 	line("hosts_file %s/hosts", dir)
 	line("dns_nameservers 127.0.0.1")
 	line("pinger_enable off") // the pinger outlives squid -N
-	line("cache_mem 16 MB")
-	line("maximum_object_size_in_memory 4 MB")
-	line("maximum_object_size 64 MB")
+	line("cache_mem %s", or(opts.CacheMem, "16 MB"))
+	line("maximum_object_size_in_memory %s", or(opts.MaxObjectSizeInMemory, "4 MB"))
+	line("maximum_object_size %s", or(opts.MaxObjectSize, "64 MB"))
 	if workers > 1 {
-		// ufs is not SMP-aware: workers would share one dir unsynchronised.
-		// rock is shared, and served by a disker process of its own.
 		line("workers %d", workers)
-		line("cache_dir rock %s/cache 64", dir)
-	} else {
-		line("cache_dir ufs %s/cache 64 4 16", dir)
 	}
+	// ufs is not SMP-aware: workers would share one dir unsynchronised.
+	// rock is shared, and served by a disker process of its own.
+	dirType := or(opts.CacheDirType, map[bool]string{true: "rock", false: "ufs"}[workers > 1])
+	dirMiB := opts.CacheDirMiB
+	if dirMiB == 0 {
+		dirMiB = 64
+	}
+	dirLine := fmt.Sprintf("cache_dir %s %s/cache %d", dirType, dir, dirMiB)
+	if dirType != "rock" {
+		dirLine += " 4 16" // L1 and L2 directories
+	}
+	if opts.CacheDirOptions != "" {
+		dirLine += " " + opts.CacheDirOptions
+	}
+	line("%s", dirLine)
 	// Squid 5.7 crashes on mgr:config when no logformat is defined (bug
 	// 5344). squid_probe is the built-in squid format plus the prober's
 	// marker, which a round needs to tell its own lines from others'.
@@ -79,4 +89,12 @@ func config(dir string, port, workers int, opts Options) string {
 	line("refresh_pattern . 0 20%% 4320")
 	line("shutdown_lifetime 0 seconds")
 	return b.String()
+}
+
+// or returns v, or def when v is empty.
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }

@@ -14,18 +14,47 @@ import (
 // extra flags) and the ICAP service at icapAddr, for the emulated CDN
 // (quay.test, matched by cdnPattern). For Options.Extra.
 func PrivateBlobs(t testing.TB, helper, cdnPattern, icapAddr string) []string {
+	r := strings.NewReplacer(
+		"/usr/local/bin/squid-store-id-helper", fmt.Sprintf("%s --url-pattern=%s --hosts-file={dir}/hosts --ca-file={dir}/origin-ca.pem", helper, cdnPattern),
+		"icap://127.0.0.1:1344/", "icap://"+icapAddr+"/",
+	)
+	lines := snippet(t)
+	for i := range lines {
+		lines[i] = r.Replace(lines[i])
+	}
+	return lines
+}
+
+// BlobPolicy returns the blob cache policy of conf/squid-private-blobs.conf
+// without the private-blob helpers: which paths are stored and served,
+// collapsed forwarding, whole-blob range fetches and finished aborts, as a
+// Squid with no store-ID helper and no ICAP service runs it. Left out are
+// the store_id_*, icap_* and adaptation_* lines and the unverified-request
+// rule (its note comes from the helper). The CDN's name is the emulated
+// one (quay.test). For Options.Extra.
+func BlobPolicy(t testing.TB) []string {
+	var lines []string
+	for _, line := range snippet(t) {
+		name := strings.Fields(line)[0]
+		if strings.HasPrefix(name, "store_id_") || strings.HasPrefix(name, "icap_") || strings.HasPrefix(name, "adaptation_") ||
+			strings.HasSuffix(line, " blob_unverified") || strings.HasPrefix(line, "acl blob_unverified ") {
+			continue
+		}
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+// snippet reads conf/squid-private-blobs.conf: its lines without comments
+// and blank lines, the CDN's name made the emulation's.
+func snippet(t testing.TB) []string {
 	_, here, _, _ := runtime.Caller(0)
 	b, err := os.ReadFile(filepath.Join(filepath.Dir(here), "..", "..", "conf", "squid-private-blobs.conf"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := strings.NewReplacer(
-		`\.quay\.io$`, `\.quay\.test$`,
-		"/usr/local/bin/squid-store-id-helper", fmt.Sprintf("%s --url-pattern=%s --hosts-file={dir}/hosts --ca-file={dir}/origin-ca.pem", helper, cdnPattern),
-		"icap://127.0.0.1:1344/", "icap://"+icapAddr+"/",
-	)
 	var lines []string
-	for _, line := range strings.Split(r.Replace(string(b)), "\n") {
+	for _, line := range strings.Split(strings.ReplaceAll(string(b), `\.quay\.io$`, `\.quay\.test$`), "\n") {
 		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
 			lines = append(lines, line)
 		}

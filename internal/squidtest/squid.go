@@ -40,6 +40,24 @@ type Options struct {
 	BumpCA, OriginCA *pkitest.CA
 	// StoreID, when set, is the text of a store_id_program script.
 	StoreID string
+
+	// Cache sizes, in Squid's units ("1200 MB"); empty keeps the small
+	// defaults: cache_mem 16 MB, maximum_object_size_in_memory 4 MB,
+	// maximum_object_size 64 MB. They are written before cache_dir:
+	// Squid takes a cache_dir's object size limit from the
+	// maximum_object_size read before it, so a limit set in Extra would
+	// come too late for big objects.
+	CacheMem, MaxObjectSizeInMemory, MaxObjectSize string
+	// CacheDirType is the cache_dir's store, "ufs" or "rock"; empty: ufs
+	// for one process, rock with SMP workers (the only SMP-aware one).
+	// CacheDirMiB is its size (default 64), CacheDirOptions what follows
+	// it on the line, such as "slot-size=32768 swap-timeout=300".
+	CacheDirType    string
+	CacheDirMiB     int
+	CacheDirOptions string
+	// Workers, when above 0, is this Squid's number of SMP workers,
+	// whatever SQUID_WORKERS says (1: one process, squid -N).
+	Workers int
 }
 
 // StripQueryStoreID is a store-ID helper that files every CDN URL under
@@ -98,6 +116,9 @@ func RequireTool(t testing.TB, name, fallback, pkg string) string {
 func Start(t testing.TB, opts Options) *Squid {
 	t.Helper()
 	s := &Squid{t: t, Port: FreePort(t), build: selectedBuild(t)}
+	if opts.Workers > 0 {
+		s.build.workers = opts.Workers
+	}
 	bin := s.build.binary(t)
 	s.URL = fmt.Sprintf("http://127.0.0.1:%d", s.Port)
 	s.makeDir()
@@ -335,6 +356,36 @@ func (s *Squid) KillHelpers(path string) int {
 		}
 	}
 	return killed
+}
+
+// CPUTime is the CPU time (user and system) that Squid's processes have
+// used since it started: the one process, or the master and every kid
+// (workers, diskers, coordinator) with SMP workers. Its helpers run in
+// sessions of their own and are not counted.
+func (s *Squid) CPUTime() time.Duration {
+	if s.cmd == nil {
+		s.t.Fatal("squidtest: squid is not running")
+	}
+	const ticks = 100 // USER_HZ, 100 on every Linux Squid runs on
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var total int64
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		i := bytes.LastIndexByte(b, ')')
+		if err != nil || i < 0 {
+			continue
+		}
+		// After "pid (comm)": state ppid pgrp session tty tpgid flags
+		// minflt cminflt majflt cmajflt utime stime.
+		fields := strings.Fields(string(b[i+1:]))
+		if len(fields) < 13 || fields[2] != strconv.Itoa(s.cmd.Process.Pid) {
+			continue
+		}
+		utime, _ := strconv.ParseInt(fields[11], 10, 64)
+		stime, _ := strconv.ParseInt(fields[12], 10, 64)
+		total += utime + stime
+	}
+	return time.Duration(total) * time.Second / ticks
 }
 
 // isOurs says whether pid is a child of this Squid or, with SMP workers, of
