@@ -5,7 +5,7 @@
 #   make test-k8s   the Helm chart on a real Kubernetes (hack/test-k8s.sh)
 #   make bench-cache   how the cache holds up, in one run on a real Squid: origin fetches and time to last byte
 #                      of 1/10/50 clients pulling one cold blob, cached-blob throughput against a bare Go file
-#                      server, ranges (about 20 minutes; BENCH_CACHE_SMALL=1 for small blobs; docs/performance.md)
+#                      server, ranges (about 10 minutes; BENCH_CACHE_SMALL=1 for small blobs; docs/performance.md)
 #   make bench-sizing   blob hit ratio by cache_dir size, and Squid's memory: the README's "Sizing the cache" figures
 
 GO        ?= go
