@@ -82,8 +82,9 @@ lint:
 fmt-check:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+# The cache's own benchmarks run in bench-cache and bench-sizing: minutes each.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -skip '^Benchmark(Stampede|CachedBlob|Range|Sizing)' -benchmem ./...
 
 # The figures behind the README's "Sizing the cache" (e2e/sizing_bench_test.go),
 # on a real Squid: about 4 minutes on 2 cores; docs/performance.md has a run.
