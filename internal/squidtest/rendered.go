@@ -35,7 +35,7 @@ func StartRendered(t testing.TB, opts Options, files map[string]string, render f
 		s.chownToProxy()
 	}
 	write()
-	s.run(bin, "-z", "-N", "-f", s.conf)
+	s.run(bin, s.flags("-z", "-N")...)
 	t.Cleanup(func() { s.Stop(); os.RemoveAll(s.Dir) })
 	for attempt := 1; ; attempt++ {
 		out, err := s.start()

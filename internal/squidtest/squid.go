@@ -123,7 +123,7 @@ func Start(t testing.TB, opts Options) *Squid {
 	s.URL = fmt.Sprintf("http://127.0.0.1:%d", s.Port)
 	s.makeDir()
 	s.writeConfig(opts)
-	s.run(bin, "-z", "-N", "-f", s.conf) // create the cache_dir
+	s.run(bin, s.flags("-z", "-N")...) // create the cache_dir
 	t.Cleanup(func() {
 		s.Stop()
 		os.RemoveAll(s.Dir)
@@ -218,6 +218,25 @@ func (s *Squid) chownToProxy() {
 // certgen makes the certificates of an ssl-bump port.
 const certgen = "/usr/lib/squid/security_file_certgen"
 
+// flags are args for squid, then its service name and config. Squid names
+// its shared memory segments after the service name ("squid" unless -n),
+// even as one process: collapsed forwarding's /squid-cf__metadata.shm
+// among them. Two test Squids starting at once with the same name race to
+// create it, and one dies (shm_open: File exists); each gets its own.
+func (s *Squid) flags(args ...string) []string {
+	return append(args, "-n", s.service(), "-f", s.conf)
+}
+
+// service is the Squid's service name: letters and digits of its directory.
+func (s *Squid) service() string {
+	return "st" + strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, filepath.Base(s.Dir))
+}
+
 // run runs a squid program to completion.
 func (s *Squid) run(bin string, args ...string) {
 	out, err := s.build.command(bin, args...).CombinedOutput()
@@ -241,7 +260,7 @@ func (s *Squid) start() (string, error) {
 	if s.cmd != nil {
 		s.t.Fatal("squidtest: Restart while running")
 	}
-	cmd := s.build.command(s.build.binary(s.t), append(s.build.runFlags(), "-f", s.conf)...)
+	cmd := s.build.command(s.build.binary(s.t), s.flags(s.build.runFlags()...)...)
 	// Its own process group, so Stop reaches its helpers too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var out bytes.Buffer
@@ -298,6 +317,19 @@ func (s *Squid) Stop() {
 		waitGroupGone(s.cmd.Process.Pid)
 	}
 	s.cmd = nil
+	s.removeSegments()
+}
+
+// removeSegments removes the shared memory segments a killed Squid leaves
+// in /dev/shm (its TLS session cache alone is 2 MiB): each test Squid's have
+// their own names, and would pile up in memory.
+func (s *Squid) removeSegments() {
+	for _, dir := range []string{"/dev/shm", filepath.Join(s.build.root, "dev", "shm")} {
+		segments, _ := filepath.Glob(filepath.Join(dir, s.service()+"-*"))
+		for _, f := range segments {
+			os.Remove(f)
+		}
+	}
 }
 
 // Pause stops Squid without killing it (SIGSTOP): connections are still
@@ -319,14 +351,14 @@ func (s *Squid) signal(sig syscall.Signal) {
 // RotateLogs asks Squid to reopen its logs (squid -k rotate; with
 // logfile_rotate 0 it renames nothing itself).
 func (s *Squid) RotateLogs() {
-	s.run(s.build.binary(s.t), "-k", "rotate", "-f", s.conf)
+	s.run(s.build.binary(s.t), s.flags("-k", "rotate")...)
 }
 
 // Reconfigure makes Squid re-read its config (squid -k reconfigure): it
 // restarts its helpers and reopens its ICAP services, as on a config
 // change in production.
 func (s *Squid) Reconfigure() {
-	s.run(s.build.binary(s.t), "-k", "reconfigure", "-f", s.conf)
+	s.run(s.build.binary(s.t), s.flags("-k", "reconfigure")...)
 }
 
 // KillHelpers kills (SIGKILL) the helper processes of this Squid that run
