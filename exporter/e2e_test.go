@@ -103,7 +103,7 @@ func TestCountersFollowRealTraffic(t *testing.T) {
 		t.Errorf("storage: memory used %v, disk capacity %v", after["squid_cache_memory_used_bytes"], after["squid_cache_disk_capacity_bytes"])
 	}
 	checkMemoryCapacity(t, after["squid_cache_memory_capacity_bytes"], after["squid_cache_memory_used_bytes"])
-	if !strings.Contains(text, `squid_info{service_name="squid",version="`) {
+	if !strings.Contains(text, `squid_info{service_name="`+squid.ServiceName()+`",version="`) {
 		t.Errorf("no squid_info in\n%s", text)
 	}
 }

@@ -227,6 +227,10 @@ func (s *Squid) flags(args ...string) []string {
 	return append(args, "-n", s.service(), "-f", s.conf)
 }
 
+// ServiceName is the Squid's service name (squid -n), which mgr:info
+// reports: "st" and the digits of its directory.
+func (s *Squid) ServiceName() string { return s.service() }
+
 // service is the Squid's service name: letters and digits of its directory.
 func (s *Squid) service() string {
 	return "st" + strings.Map(func(r rune) rune {
