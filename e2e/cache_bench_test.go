@@ -12,7 +12,7 @@ package e2e
 //   - BenchmarkRange: a range of a cached blob is a hit; a range of a cold
 //     blob fetches the whole blob once, and keeps it.
 //
-// Sizes are the issue's, 200 MiB cold blobs and a 1 GiB cached one (a
+// Sizes: 200 MiB cold blobs and a 1 GiB cached one (a
 // quarter of it with SMP workers, see cachedConfig); BENCH_CACHE_SMALL=1
 // makes them 20 MiB and 100 MiB for a quick run.
 // BENCH_CACHE_SQUID_EXTRA, squid.conf lines separated by ";", goes into
