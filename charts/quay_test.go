@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -60,10 +59,9 @@ func TestDefaultsCacheQuayBlobs(t *testing.T) {
 // the CDN GET.
 func pullQuayBlob(t *testing.T, q *quaytest.Quay, squid *squidtest.Squid, bump *pkitest.CA, repo string, h v1.Hash, want []byte) string {
 	t.Helper()
-	proxy, _ := url.Parse(squid.URL)
 	c := &http.Client{
 		Timeout:       20 * time.Second,
-		Transport:     &http.Transport{Proxy: http.ProxyURL(proxy), TLSClientConfig: &tls.Config{RootCAs: bump.Pool()}},
+		Transport:     &http.Transport{Proxy: http.ProxyURL(squid.ProxyURL()), TLSClientConfig: &tls.Config{RootCAs: bump.Pool()}},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	defer c.CloseIdleConnections()

@@ -196,7 +196,7 @@ func sizingReplay(b *testing.B, q *quaytest.Quay, w *sizingWorkload, percent int
 
 	stopDisk := sizingWatchDisk(filepath.Join(s.Dir, "cache"), &r.maxDiskMiB)
 	start := time.Now()
-	boundary, err := sizingPullAll(sizingProxy(s), bump.Pool(), w)
+	boundary, err := sizingPullAll(s.ProxyURL(), bump.Pool(), w)
 	r.seconds = time.Since(start).Seconds()
 	stopDisk()
 	if err != nil {
@@ -452,7 +452,7 @@ func sizingGet(hc *http.Client, rawURL string, want []byte) error {
 		return err
 	}
 	defer resp.Body.Close()
-	m := &sizingMatch{want: want}
+	m := &compareWriter{want: want}
 	n, err := io.CopyBuffer(m, resp.Body, make([]byte, 64<<10))
 	switch {
 	case err != nil:
@@ -461,25 +461,6 @@ func sizingGet(hc *http.Client, rawURL string, want []byte) error {
 		return fmt.Errorf("%d with %d bytes, want 200 with %d", resp.StatusCode, n, len(want))
 	}
 	return nil
-}
-
-// sizingMatch checks that what is written is want, from its start.
-type sizingMatch struct {
-	want []byte
-	off  int
-}
-
-func (m *sizingMatch) Write(p []byte) (int, error) {
-	if len(p) > len(m.want)-m.off || !bytes.Equal(p, m.want[m.off:m.off+len(p)]) {
-		return 0, fmt.Errorf("the body differs from the blob at or after byte %d", m.off)
-	}
-	m.off += len(p)
-	return len(p), nil
-}
-
-func sizingProxy(s *squidtest.Squid) *url.URL {
-	u, _ := url.Parse(s.URL)
-	return u
 }
 
 func mibOf(n int64) float64 { return float64(n) / (1 << 20) }
@@ -522,7 +503,7 @@ func BenchmarkSizingSquidMemory(b *testing.B) {
 			CacheMem: sizingChartCacheMem, MaxObjectSizeInMemory: sizingChartMaxInMem, MaxObjectSize: sizingChartMaxObject,
 			CacheDirType: "ufs", CacheDirMiB: sizingChartDirMiB, Workers: 1})
 		pid := sizingSquidPID(b, s)
-		proxy := sizingProxy(s)
+		proxy := s.ProxyURL()
 		var t strings.Builder
 		row := func(step string, extra string) {
 			st := sizingStatus(b, pid)
@@ -647,7 +628,7 @@ func BenchmarkSizingDiskIndex(b *testing.B) {
 		var next atomic.Int64
 		var wg sync.WaitGroup
 		errs := make([]error, sizingClients)
-		tr := &http.Transport{Proxy: http.ProxyURL(sizingProxy(s)), MaxIdleConnsPerHost: sizingClients}
+		tr := &http.Transport{Proxy: http.ProxyURL(s.ProxyURL()), MaxIdleConnsPerHost: sizingClients}
 		for c := range sizingClients {
 			wg.Go(func() {
 				hc := &http.Client{Timeout: 10 * time.Second, Transport: tr}

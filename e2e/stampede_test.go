@@ -2,9 +2,9 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -161,18 +161,11 @@ const (
 // pull GETs a signed CDN URL with the client's token, hashing the body as
 // it reads.
 func pull(c *client, rawURL, token string, want []byte) pullResult {
-	req, _ := http.NewRequest(http.MethodGet, rawURL, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return pullFailed
-	}
-	defer resp.Body.Close()
 	sum := sha256.New()
-	n, err := io.Copy(sum, resp.Body)
+	status, n, err := getInto(context.Background(), c.http, rawURL, sum, "Authorization", "Bearer "+token)
 	wantSum := sha256.Sum256(want)
 	switch {
-	case resp.StatusCode != http.StatusOK || err != nil && n < int64(len(want)):
+	case status != http.StatusOK || err != nil && n < int64(len(want)):
 		return pullFailed
 	case n != int64(len(want)) || !bytes.Equal(sum.Sum(nil), wantSum[:]):
 		return pullWrongBytes

@@ -1,7 +1,6 @@
 package squidtest
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,11 +18,8 @@ import (
 // answer the cache manager from localhost, as the readiness check asks it.
 func StartRendered(t testing.TB, opts Options, files map[string]string, render func(dir string, port int) string) *Squid {
 	t.Helper()
-	s := &Squid{t: t, Port: FreePort(t), build: selectedBuild(t)}
-	bin := s.build.binary(t)
-	s.makeDir()
-	write := func() {
-		s.URL = fmt.Sprintf("http://127.0.0.1:%d", s.Port)
+	s := &Squid{t: t, build: selectedBuild(t)}
+	s.launch(func() {
 		s.writeConfig(opts)
 		for name, content := range files {
 			if err := os.MkdirAll(filepath.Dir(filepath.Join(s.Dir, name)), 0o755); err != nil {
@@ -33,19 +29,6 @@ func StartRendered(t testing.TB, opts Options, files map[string]string, render f
 		}
 		s.writeFile("squid.conf", render(s.Dir, s.Port))
 		s.chownToProxy()
-	}
-	write()
-	s.run(bin, s.flags("-z", "-N")...)
-	t.Cleanup(func() { s.Stop(); os.RemoveAll(s.Dir) })
-	for attempt := 1; ; attempt++ {
-		out, err := s.start()
-		if err == nil {
-			return s
-		}
-		if attempt == 3 || !strings.Contains(out+s.tail(s.CacheLog), "Address already in use") {
-			t.Fatalf("squid did not come up: %v\noutput: %s\ncache.log:\n%s", err, out, s.tail(s.CacheLog))
-		}
-		s.Port = FreePort(t)
-		write()
-	}
+	})
+	return s
 }

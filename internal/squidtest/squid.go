@@ -115,33 +115,41 @@ func RequireTool(t testing.TB, name, fallback, pkg string) string {
 // stopped when the test ends.
 func Start(t testing.TB, opts Options) *Squid {
 	t.Helper()
-	s := &Squid{t: t, Port: FreePort(t), build: selectedBuild(t)}
+	s := &Squid{t: t, build: selectedBuild(t)}
 	if opts.Workers > 0 {
 		s.build.workers = opts.Workers
 	}
-	bin := s.build.binary(t)
-	s.URL = fmt.Sprintf("http://127.0.0.1:%d", s.Port)
+	s.launch(func() { s.writeConfig(opts) })
+	return s
+}
+
+// launch makes the Squid's directory, has write fill it for s.Port, creates
+// the cache_dir and starts Squid; the test's end stops it and removes the
+// directory. The free port may be taken between FreePort and Squid's bind,
+// by a client's ephemeral port or another test's Squid: then it takes
+// another and writes again.
+func (s *Squid) launch(write func()) {
+	s.t.Helper()
+	bin := s.build.binary(s.t)
 	s.makeDir()
-	s.writeConfig(opts)
-	s.run(bin, s.flags("-z", "-N")...) // create the cache_dir
-	t.Cleanup(func() {
+	s.t.Cleanup(func() {
 		s.Stop()
 		os.RemoveAll(s.Dir)
 	})
-	// The free port may be taken between FreePort and Squid's bind, by a
-	// client's ephemeral port or another test's Squid: then take another.
 	for attempt := 1; ; attempt++ {
+		s.Port = FreePort(s.t)
+		s.URL = fmt.Sprintf("http://127.0.0.1:%d", s.Port)
+		write()
+		if attempt == 1 {
+			s.run(bin, s.flags("-z", "-N")...) // create the cache_dir
+		}
 		out, err := s.start()
 		if err == nil {
-			return s
+			return
 		}
 		if attempt == 3 || !strings.Contains(out+s.tail(s.CacheLog), "Address already in use") {
 			s.t.Fatalf("squid did not come up: %v\noutput: %s\ncache.log:\n%s", err, out, s.tail(s.CacheLog))
 		}
-		s.Port = FreePort(t)
-		s.URL = fmt.Sprintf("http://127.0.0.1:%d", s.Port)
-		s.writeFile("squid.conf", config(s.Dir, s.Port, s.build.workers, opts))
-		s.chownToProxy()
 	}
 }
 
@@ -176,13 +184,20 @@ func (s *Squid) writeConfig(opts Options) {
 	if opts.BumpCA != nil {
 		s.writeFile("bump.pem", string(opts.BumpCA.CertPEM())+string(opts.BumpCA.KeyPEM(s.t)))
 		s.writeFile("origin-ca.pem", string(opts.OriginCA.CertPEM()))
-		s.run(certgen, "-c", "-s", filepath.Join(s.Dir, "ssl_db"), "-M", "4MB")
+		if db := filepath.Join(s.Dir, "ssl_db"); !exists(db) { // written again when a port was taken
+			s.run(certgen, "-c", "-s", db, "-M", "4MB")
+		}
 	}
 	if opts.StoreID != "" {
 		s.writeFile("storeid.sh", opts.StoreID)
 		os.Chmod(filepath.Join(s.Dir, "storeid.sh"), 0o755)
 	}
 	s.chownToProxy()
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // WriteFile writes a file into the Squid's directory, readable by Squid.
@@ -462,10 +477,15 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// ProxyURL is Squid's URL, for a client's Proxy.
+func (s *Squid) ProxyURL() *url.URL {
+	u, _ := url.Parse(s.URL)
+	return u
+}
+
 // Client returns an HTTP client whose requests go through this Squid.
 func (s *Squid) Client() *http.Client {
-	proxy, _ := url.Parse(s.URL)
-	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(proxy)}}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(s.ProxyURL())}}
 }
 
 // BuildForSquid builds the Go command in pkgDir into a directory that the

@@ -56,10 +56,7 @@ func Start(t testing.TB, o Options) *Env {
 }
 
 // Proxy is Squid's URL, for clients that pull through it.
-func (e *Env) Proxy() *url.URL {
-	u, _ := url.Parse(e.Squid.URL)
-	return u
-}
+func (e *Env) Proxy() *url.URL { return e.Squid.ProxyURL() }
 
 // Follow tails the access log at path into a new hub until the test ends,
 // with the follower's default poll, as deployed. Lines written once it
