@@ -55,7 +55,8 @@ type Receiver struct {
 	// TokenFile had none to check against.
 	RejectedToken atomic.Uint64
 
-	echoMu sync.Mutex
+	echoMu  sync.Mutex
+	echoBuf []byte // guarded by echoMu
 }
 
 // DefaultMaxConns leaves room for many access_log lines and Squid workers
@@ -177,8 +178,6 @@ func ListenLoopbackDefault(addr string) (net.Listener, error) {
 	return net.Listen("tcp", addr)
 }
 
-var newline = []byte{'\n'}
-
 // echo copies a line to Echo with its probe marker masked: the marker is
 // the secret of a round under way, and the pod's log has other readers.
 func (r *Receiver) echo(line []byte, e *Entry) {
@@ -189,11 +188,14 @@ func (r *Receiver) echo(line []byte, e *Entry) {
 	}
 	r.echoMu.Lock()
 	defer r.echoMu.Unlock()
-	r.Echo.Write(line)
+	// One write per line: the process's own log shares the terminal or
+	// file, and a line split across writes can have a log record inside.
+	b := append(r.echoBuf[:0], line...)
 	if e.Marker != nil {
-		r.Echo.Write(maskedMarker)
+		b = append(b, maskedMarker...)
 	}
-	r.Echo.Write(newline)
+	r.echoBuf = append(b, '\n')
+	r.Echo.Write(r.echoBuf)
 }
 
 var maskedMarker = []byte("-")
