@@ -14,7 +14,7 @@ import (
 
 	"github.com/go-kit/log"
 
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testio"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/testio"
 )
 
 // line returns a native log line whose URL ends in /obj/<n>.

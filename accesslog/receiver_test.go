@@ -18,7 +18,7 @@ import (
 
 	"github.com/go-kit/log"
 
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testio"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/testio"
 )
 
 // startReceiver runs r on a loopback port until the test ends, logging into

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/pkitest"
 )
 
 // Each problem is one sentence an operator can act on, in a fixed order:

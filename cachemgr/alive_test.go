@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/cachemgr"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/squidtest"
 )
 
 // Alive is the chart's liveness probe: it must tell a serving Squid from a

@@ -5,7 +5,7 @@ import (
 )
 
 // The fixtures squid-<version>[-workers2]-<report>.txt were recorded from
-// live Squids by internal/squidtest's TestRecordFixtures, after the same
+// live Squids by internal/test/squidtest's TestRecordFixtures, after the same
 // traffic: 3 objects fetched, 2 of them again (2 hits), a private object
 // twice, and one request to a closed port.
 

@@ -24,7 +24,7 @@ import (
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
 	"github.com/squid-cache-exporter/squid-cache-exporter/collector"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/squidtest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/prober"
 )
 

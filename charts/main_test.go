@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/squidtest"
 )
 
 // helperBinary is the store-ID helper, built where Squid's user can run it:

@@ -17,9 +17,9 @@ import (
 	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
 	"github.com/squid-cache-exporter/squid-cache-exporter/cdnurl"
 	"github.com/squid-cache-exporter/squid-cache-exporter/icap"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/quaytest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/pkitest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/quaytest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/squidtest"
 )
 
 // renderedSquid runs the chart's squid.conf, rendered with sets, on a real

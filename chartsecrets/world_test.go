@@ -14,7 +14,7 @@ import (
 	"github.com/squid-cache-exporter/squid-cache-exporter/kubeapi"
 	"github.com/squid-cache-exporter/squid-cache-exporter/kubeapi/kubeapitest"
 
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/pkitest"
 )
 
 const ns = "squid"

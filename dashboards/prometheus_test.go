@@ -15,7 +15,7 @@ import (
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/traffic"
 
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testenv"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/testenv"
 
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,9 +27,9 @@ import (
 	"github.com/squid-cache-exporter/squid-cache-exporter/collector"
 	"github.com/squid-cache-exporter/squid-cache-exporter/exporter"
 	"github.com/squid-cache-exporter/squid-cache-exporter/icap"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/promtest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/quaytest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/promtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/quaytest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/squidtest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/prober"
 )
 

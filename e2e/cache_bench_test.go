@@ -44,11 +44,11 @@ import (
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
 	"github.com/squid-cache-exporter/squid-cache-exporter/cdnurl"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/quaytest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testenv"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testio"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/pkitest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/quaytest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/squidtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/testenv"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/testio"
 )
 
 // cacheSizes are the blobs the cache benchmarks move.

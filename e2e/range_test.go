@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testenv"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/squidtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/testenv"
 )
 
 // Ranges of blobs, with the shipped blob policy on a registry that serves

@@ -46,9 +46,9 @@ import (
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
 	"github.com/squid-cache-exporter/squid-cache-exporter/cachemgr"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/quaytest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/pkitest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/quaytest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/squidtest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/traffic"
 )
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/cachemgr"
 	"github.com/squid-cache-exporter/squid-cache-exporter/collector"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/squidtest"
 )
 
 // BenchmarkFetch times each report's fetch alone, the Squid part of a

@@ -16,9 +16,9 @@ import (
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/cachemgr"
 	"github.com/squid-cache-exporter/squid-cache-exporter/collector"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/promtest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testio"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/promtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/squidtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/testio"
 )
 
 // reports are every report the exporter reads: a scrape sends 5 requests.

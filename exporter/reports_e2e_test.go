@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/promtest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/promtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/squidtest"
 )
 
 // Service times and the object lifetime come from a real Squid after

@@ -20,12 +20,12 @@ for pid in "${pids[@]}"; do wait "$pid"; done
 # Every package whose tests start a Squid, and the harness itself.
 mapfile -t packages < <(grep -rlE --include='*_test.go' 'squidtest\.Start\(|testenv\.Start\(' . |
   xargs -n1 dirname | sort -u)
-packages+=(./internal/squidtest)
+packages+=(./internal/test/squidtest)
 # With workers 2, the packages whose features SMP users have: the exporter
 # on every report, the binary, the traffic metrics from the access log that
 # all workers write, the harness itself. The prober's verdicts need a
 # single process (squidtest.MemHitNeedsOneProcess).
-smp_packages=(./internal/squidtest ./exporter ./cmd/... ./traffic)
+smp_packages=(./internal/test/squidtest ./exporter ./cmd/... ./traffic)
 
 run() {
   local name=$1; shift

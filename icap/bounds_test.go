@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/cdnurl"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testio"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/testio"
 )
 
 // hostileSize is what each hostile client tries to send.

@@ -14,9 +14,9 @@ import (
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
 	"github.com/squid-cache-exporter/squid-cache-exporter/cachemgr"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testenv"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testio"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/squidtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/testenv"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/testio"
 )
 
 // lab is the test world (testenv) and a prober that pulls through its

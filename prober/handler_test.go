@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/promtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/promtest"
 )
 
 func TestProbeHandler(t *testing.T) {

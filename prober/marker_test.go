@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testenv"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/testenv"
 
 	"github.com/go-kit/log"
 

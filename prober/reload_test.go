@@ -14,10 +14,10 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/promtest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testio"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/pkitest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/promtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/squidtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/testio"
 )
 
 // reloadWorld is a running Service on files in a temporary directory. Its

@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/squidtest"
 )
 
 // testdata/refetch-access.log, written for this test, in the order Squid

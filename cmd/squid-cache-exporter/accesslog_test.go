@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/promtest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/promtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/squidtest"
 )
 
 // With --squid.access-log.token-file, the binary counts the lines that

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testenv"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/testenv"
 	"github.com/squid-cache-exporter/squid-cache-exporter/kubeapi/kubeapitest"
 )
 

@@ -29,9 +29,9 @@ import (
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/cdnurl"
 	"github.com/squid-cache-exporter/squid-cache-exporter/icap"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/quaytest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testenv"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/quaytest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/squidtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/testenv"
 )
 
 const user, password = "demo", "demo-password"

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/proxycheck"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/proxycheck"
 )
 
 // deny sends each request and says whether Squid denied them all.

@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/proxycheck"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/proxycheck"
 )
 
 // handshake tunnels to host:443 through the proxy and verifies the

@@ -1,4 +1,4 @@
-// Command quayemu serves internal/quaytest's emulation of quay.io, its CDN
+// Command quayemu serves internal/test/quaytest's emulation of quay.io, its CDN
 // and a public registry inside a Kubernetes cluster, for the Helm chart's
 // cluster test (hack/test-k8s.sh). It is test tooling, not part of the
 // product.
@@ -30,8 +30,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/quaytest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testenv"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/quaytest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/testenv"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/webserver"
 )
 

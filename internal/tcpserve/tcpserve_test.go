@@ -14,7 +14,7 @@ import (
 
 	"github.com/go-kit/log"
 
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/testio"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/testio"
 )
 
 // fakeListener fails its first Accepts with EMFILE, as a process out of

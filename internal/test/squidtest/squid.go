@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/pkitest"
 )
 
 // Options shape the Squid a test gets. The zero value is a caching proxy

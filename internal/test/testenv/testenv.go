@@ -18,9 +18,9 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/quaytest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/pkitest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/quaytest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/squidtest"
 )
 
 // Env is a running world; it stops when the test ends.

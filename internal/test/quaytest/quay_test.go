@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/pkitest"
-	"github.com/squid-cache-exporter/squid-cache-exporter/internal/squidtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/pkitest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/squidtest"
 )
 
 // Through a bumping Squid: quay answers a blob GET with a signed redirect
