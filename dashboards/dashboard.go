@@ -1,6 +1,7 @@
 package dashboards
 
 import (
+	_ "embed"
 	"encoding/json"
 	"os"
 )
@@ -57,3 +58,9 @@ func (d *Dashboard) Exprs() []string {
 	}
 	return out
 }
+
+// JSON is the dashboard as Grafana imports it; the exporter serves it at
+// /dashboard.json so its status page can link to it.
+//
+//go:embed squid-cache-exporter.json
+var JSON []byte

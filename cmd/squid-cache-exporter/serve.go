@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"html"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 
@@ -19,9 +17,11 @@ import (
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/cachemgr"
 	"github.com/squid-cache-exporter/squid-cache-exporter/collector"
+	"github.com/squid-cache-exporter/squid-cache-exporter/dashboards"
 	"github.com/squid-cache-exporter/squid-cache-exporter/exporter"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/redact"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/webserver"
+	"github.com/squid-cache-exporter/squid-cache-exporter/statuspage"
 )
 
 // serve runs the exporter until it fails; it returns the exit code. It
@@ -29,7 +29,11 @@ import (
 // metrics and the prober when configured, the landing page, and the HTTP
 // server.
 func serve(o options, logger log.Logger, slogger *slog.Logger) int {
-	squid, err := squidCollector(o, logger)
+	client, err := managerClient(o)
+	var squid *collector.Squid
+	if err == nil {
+		squid, err = collector.New(client, collector.EnabledReports(), logger)
+	}
 	if err != nil {
 		level.Error(logger).Log("msg", "cannot set up the exporter", "err", err)
 		return 2
@@ -37,7 +41,7 @@ func serve(o options, logger log.Logger, slogger *slog.Logger) int {
 	prometheus.MustRegister(versioncollector.NewCollector("squid_exporter"))
 	http.Handle(o.metricsPath, exporter.MetricsHandler(squid, prometheus.DefaultGatherer, o.timeout, logger))
 
-	links := []web.LandingLinks{{Address: o.metricsPath, Text: "Metrics"}}
+	sources := statuspage.Sources{Squid: statuspage.FromManager(client, o.squidAddress)}
 	feed, traffic, err := openAccessLog(context.Background(), o.accessLog, logger)
 	if err != nil {
 		level.Error(logger).Log("msg", "cannot read the access log", "err", err)
@@ -45,6 +49,7 @@ func serve(o options, logger log.Logger, slogger *slog.Logger) int {
 	}
 	if feed != nil {
 		prometheus.MustRegister(feed, traffic)
+		sources.Blobs = traffic.Blobs
 	}
 	if o.probe.config != "" {
 		probe, err := newProber(o, feed, logger)
@@ -56,22 +61,13 @@ func serve(o options, logger log.Logger, slogger *slog.Logger) int {
 		probe.Routes(http.DefaultServeMux)
 		go probe.Run(context.Background())
 		reloadOnHangup(probe)
-		for _, name := range probe.Targets() {
-			links = append(links, probeLink(name))
-		}
+		sources.Verdicts = probe.Verdicts
 	}
+	http.HandleFunc("/dashboard.json", serveDashboard)
 	if o.metricsPath != "/" {
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        "Squid Cache Exporter",
-			Description: "Prometheus exporter and blob cache prober for the Squid caching proxy",
-			Version:     version.Info(),
-			Links:       links,
-		})
-		if err != nil {
-			level.Error(logger).Log("msg", "cannot build the landing page", "err", err)
-			return 1
-		}
-		http.Handle("/", landing)
+		page := statusPage(o, sources)
+		go page.Run(context.Background())
+		http.Handle("/", page)
 	}
 
 	level.Info(logger).Log("msg", "starting "+program, "version", version.Info(), "squid", redact.URL(o.squidAddress),
@@ -84,9 +80,8 @@ func serve(o options, logger log.Logger, slogger *slog.Logger) int {
 	return 0
 }
 
-// squidCollector reads the enabled cache manager reports of the Squid at
-// --squid.address.
-func squidCollector(o options, logger log.Logger) (*collector.Squid, error) {
+// managerClient is the cache manager client of the Squid at --squid.address.
+func managerClient(o options) (*cachemgr.Client, error) {
 	password, err := readPassword(o.passwordFile)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the cache manager password: %w", err)
@@ -95,16 +90,32 @@ func squidCollector(o options, logger log.Logger) (*collector.Squid, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--squid.address: %w", redact.Error(err))
 	}
-	return collector.New(client, collector.EnabledReports(), logger)
+	return client, nil
 }
 
-// probeLink is the landing page's link to a target's debug probe.
-// exporter-toolkit fills its page with text/template, which escapes
-// nothing, and target names come from the config file: the name is
-// query-escaped in the URL, and both are HTML-escaped.
-func probeLink(target string) web.LandingLinks {
-	address := "/probe?target=" + url.QueryEscape(target) + "&debug=true"
-	return web.LandingLinks{Address: html.EscapeString(address), Text: html.EscapeString("Probe " + target)}
+// statusPage is the page at /: exporter-toolkit's landing page with
+// Squid's state, the verdicts and the hit ratios.
+func statusPage(o options, s statuspage.Sources) *statuspage.Page {
+	links := []web.LandingLinks{
+		{Address: o.metricsPath, Text: "Metrics"},
+		{Address: "/dashboard.json", Text: "Grafana dashboard", Description: "JSON to import"},
+	}
+	if s.Verdicts != nil {
+		links = append(links, web.LandingLinks{Address: "/probe/targets", Text: "Probe targets"})
+	}
+	return statuspage.New(web.LandingConfig{
+		Name:        "Squid Cache Exporter",
+		Description: "Prometheus exporter and blob cache prober for the Squid caching proxy",
+		Version:     version.Info(),
+		Links:       links,
+	}, s)
+}
+
+// serveDashboard serves the Grafana dashboard the exporter was built with.
+func serveDashboard(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Disposition", `attachment; filename="squid-cache-exporter.json"`)
+	w.Write(dashboards.JSON)
 }
 
 // readPassword reads the cache manager password; an empty path means none.
