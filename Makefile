@@ -7,6 +7,7 @@
 #                      of 1/10/50 clients pulling one cold blob, cached-blob throughput against a bare Go file
 #                      server, ranges (about 10 minutes; BENCH_CACHE_SMALL=1 for small blobs; docs/performance.md)
 #   make bench-sizing   blob hit ratio by cache_dir size, and Squid's memory: the README's "Sizing the cache" figures
+#   make screenshot   docs/status-page.png, the status page as headless Chromium renders it in its test
 
 GO        ?= go
 BIN       := squid-cache-exporter
@@ -17,8 +18,8 @@ BRANCH    ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown
 LDFLAGS   := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) \
              -X $(PKG).Branch=$(BRANCH) -X $(PKG).BuildUser=$(shell id -un)@$(shell hostname) \
              -X $(PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
-# Debian packages the end-to-end tests run for real.
-TEST_PACKAGES := squid-openssl squidclient prometheus skopeo curl ca-certificates
+# Debian packages the end-to-end tests run for real; chromium renders the status page.
+TEST_PACKAGES := squid-openssl squidclient prometheus skopeo curl ca-certificates chromium
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STATICCHECK_VERSION := 0.8.2
 HELM_VERSION := 3.16.3
@@ -41,8 +42,17 @@ build:
 run: build
 	$(GO) run ./hack/demo -exporter ./$(BIN)
 
+# Each package is listed as it finishes; the summary at the end lists
+# every skipped test with its reason (hack/testsummary).
 test: test-deps vet lint fmt-check
-	$(GO) test -count=1 -timeout 15m ./...
+	@echo "== go test ./... (about 5 minutes on 2 cores)"
+	@bash -o pipefail -c '$(GO) test -count=1 -timeout 15m -json ./... | $(GO) run ./hack/testsummary'
+
+# docs/status-page.png: the status page in headless Chromium, as its test
+# renders it (a passing and a failing probe target).
+.PHONY: screenshot
+screenshot: test-deps
+	STATUS_PAGE_SCREENSHOT=$(CURDIR)/docs/status-page.png $(GO) test -count=1 -run '^TestStatusPageInBrowser$$' ./cmd/squid-cache-exporter
 
 # The end-to-end tests on Squid 6.13 (Debian trixie) and 7.7 (sid), run
 # from Debian roots that hack/squid-root.sh makes once (about 2.5 minutes)
@@ -56,6 +66,7 @@ test-squid-matrix: test-deps
 # Installs the test dependencies. apt does not start the packaged Squid
 # here; the tests use free ports, so a system Squid on 3128 does no harm.
 test-deps:
+	@echo "== test dependencies: Debian packages, staticcheck, helm"
 	@missing=""; for p in $(TEST_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
@@ -74,12 +85,15 @@ test-deps:
 	    helm.sh/helm/v3/cmd/helm@v$(HELM_VERSION)
 
 vet:
+	@echo "== go vet"
 	$(GO) vet ./...
 
 lint:
+	@echo "== staticcheck"
 	$(GOBIN)/staticcheck ./...
 
 fmt-check:
+	@echo "== gofmt"
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # The cache's own benchmarks run in bench-cache and bench-sizing: minutes each.
