@@ -49,7 +49,7 @@ func BlobPolicy(t testing.TB) []string {
 // and blank lines, the CDN's name made the emulation's.
 func snippet(t testing.TB) []string {
 	_, here, _, _ := runtime.Caller(0)
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(here), "..", "..", "conf", "squid-private-blobs.conf"))
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(here), "..", "..", "..", "conf", "squid-private-blobs.conf"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ var recordedReports = []string{"info", "counters", "storedir", "service_times", 
 // TestRecordFixtures records the fixtures of cachemgr/testdata from a live
 // Squid, named squid-<version>[-workers<N>]-<report>.txt:
 //
-//	SQUID_ROOT=... SQUID_WORKERS=2 go test ./internal/test/squidtest -run TestRecordFixtures -record ../../cachemgr/testdata
+//	SQUID_ROOT=... SQUID_WORKERS=2 go test ./internal/test/squidtest -run TestRecordFixtures -record ../../../cachemgr/testdata
 func TestRecordFixtures(t *testing.T) {
 	if *recordDir == "" {
 		t.Skip("records fixtures only when asked to with -record DIR; not a CI test")
