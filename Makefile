@@ -37,10 +37,23 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o squid-cache-secrets ./cmd/squid-cache-secrets
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o squid-cache-healthcheck ./cmd/squid-cache-healthcheck
 
+# Where make run's exporter serves. Empty: 127.0.0.1:9301, or a free port
+# when that is in use; an address given here must be free.
+WEB_ADDRESS ?=
+
 # A Squid in front of an emulated quay.io, the private-blob helpers, the
-# exporter and its prober; prints what to open (hack/demo).
-run: build
-	$(GO) run ./hack/demo -exporter ./$(BIN)
+# exporter and its prober; prints what to open (hack/demo). First checks
+# what it needs (hack/demo/prereqs.sh; INSTALL=1 installs what is missing).
+# On a terminal the demo runs as a job of its own (bash -m), so that Ctrl-C
+# reaches it, which stops everything and exits 0, and not make.
+run:
+	@go=$$(GO="$(GO)" INSTALL="$(INSTALL)" hack/demo/prereqs.sh) && \
+	echo "Building the exporter and the demo..." && \
+	CGO_ENABLED=0 "$$go" build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/squid-cache-exporter && \
+	"$$go" build -o _output/demo ./hack/demo && \
+	set -- _output/demo -exporter ./$(BIN) -web.listen-address="$(WEB_ADDRESS)" && \
+	export PATH="$${go%/go}:$$PATH" && \
+	if [ -t 0 ]; then exec bash -mc '"$$@"; exit' demo "$$@"; else exec "$$@"; fi
 
 # Each package is listed as it finishes; the summary at the end lists
 # every skipped test with its reason (hack/testsummary).
