@@ -50,9 +50,13 @@ func TestPageShowsState(t *testing.T) {
 		notWant []string
 	}{
 		{"everything runs", Sources{
-			Squid:    func(context.Context) Squid { return Squid{Address: "http://127.0.0.1:3128", Version: "5.7", Uptime: time.Hour} },
+			Squid: func(context.Context) Squid {
+				return Squid{Address: "http://127.0.0.1:3128", Version: "5.7", Uptime: time.Hour}
+			},
 			Verdicts: func() []prober.Verdict { return verdicts },
-			Blobs:    func() []traffic.BlobCount { return []traffic.BlobCount{{Registry: "quay.io", Hits: 90, Deliveries: 100}, {Registry: "other"}} },
+			Blobs: func() []traffic.BlobCount {
+				return []traffic.BlobCount{{Registry: "quay.io", Hits: 90, Deliveries: 100}, {Registry: "other"}}
+			},
 		}, []string{"UP", "Squid 5.7, up 1h0m0s", "PASS", "TCP_MISS, TCP_MEM_HIT", "1m0s ago",
 			"FAIL", "not_cached", "second pull was TCP_MISS", "never", "waiting", "no round yet",
 			"quay.io", "90.0% (90 of 100)", "no blob requests", `href="/metrics"`, "v1.2.3"},

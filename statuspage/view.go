@@ -22,9 +22,9 @@ type view struct {
 
 type probeRow struct {
 	Target, Verdict, Class string // Class: pass, fail or wait
-	Reason, Detail, Codes      string
-	Age, LastPass              string
-	DebugURL                   string
+	Reason, Detail, Codes  string
+	Age, LastPass          string
+	DebugURL               string
 }
 
 type ratioRow struct {
@@ -112,4 +112,3 @@ func nonEmpty(s []string) []string {
 	}
 	return out
 }
-
