@@ -1,5 +1,5 @@
 # squid-cache-exporter
-#   make run    build, start a throwaway Squid on loopback, and export it on :9301
+#   make run    build, start a throwaway Squid on loopback, and export it on :9301 (WEB_ADDRESS=host:port)
 #   make test   install what the tests need, vet, and run every test (real Squid, real promtool)
 #   make test-squid-matrix   the end-to-end tests again on Squid 6 and 7, with and without SMP workers
 #   make test-k8s   the Helm chart on a real Kubernetes (hack/test-k8s.sh)
