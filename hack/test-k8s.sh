@@ -33,7 +33,16 @@
 #     sharing a rock cache_dir passes helm test, and after its pod is deleted
 #     or replaced by an upgrade the probe's blob is a disk hit;
 #   - helm uninstall leaves only the kept CA, its ConfigMap and the cache
-#     manager password behind, and a second install takes the same CA.
+#     manager password behind, and a second install takes the same CA;
+#   - docs/runbooks.md: every `sh` block runs against the release (the
+#     reading ones while the probe-target edit reaches the pods, the ones
+#     that change the release before it goes back to its good values) and
+#     exits 0; Prometheus evaluates every `promql` block;
+#   - README, "Deploy for quay.io": its marked blocks, lifted from the README,
+#     run as written but for the emulation's endpoints (quay_deploy says
+#     which): the install, helm test, and a skopeo Job that trusts the CA from
+#     the chart's ConfigMap and pulls a private image twice through the
+#     proxy, the second time every blob a hit in Squid's access log.
 #
 # Cluster: the one in $KUBECONFIG when set (kubectl and helm from PATH; set
 # LOAD_IMAGE to the command that loads a docker-archive, e.g.
@@ -76,9 +85,13 @@ else
 fi
 kn() { k -n "$NS" "$@"; }
 hn() { h -n "$NS" "$@"; }
+# kx CMD...: CMD where kubectl and helm reach the cluster (in its netns).
+kx() { if [[ -n ${KUBECONFIG:-} ]]; then "$@"; else "$CLUSTER" exec -- "$@"; fi; }
+BNS=$NS-builds  # the README's build namespace
 
 cleanup() {
   hn uninstall "$REL" --wait >/dev/null 2>&1 || true
+  k delete namespace "$BNS" --wait=false >/dev/null 2>&1 || true
   k delete namespace "$NS" --wait=true --timeout=2m >/dev/null 2>&1 || true
   rm -rf "$WORK"
   if ((started_cluster)); then "$CLUSTER" down >/dev/null 2>&1 || true; fi
@@ -93,8 +106,10 @@ log "Kubernetes $kube_version, helm $helm_version"
 # --- images
 log "building the images"
 hack/build-images.sh "$IMAGES"
-for f in squid squid-cache-exporter quayemu; do load "$(realpath "$IMAGES/$f.tar")"; done
 tag=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' $CHART/Chart.yaml)
+# The client of the README's skopeo Job (quay_deploy).
+hack/k8s/skopeo-image.sh "$IMAGES/skopeo.tar" "localhost/squid-cache-exporter/skopeo:$tag"
+for f in squid squid-cache-exporter quayemu skopeo; do load "$(realpath "$IMAGES/$f.tar")"; done
 ok "images built and loaded (tag $tag)"
 
 # --- lint and server-side validation
@@ -361,10 +376,11 @@ download_survives_rollout() {
 # An edited probe target reaches the exporter with no restart of Squid: the
 # pods and their containers' restart counts stay; the exporter of each
 # replica reports the new target within ~2 minutes (kubelet's ConfigMap
-# sync, then the exporter's 15 s check).
-probe_edit_keeps_squid() {
-  local before after t=$SECONDS
-  before=$(kn get pods -l app.kubernetes.io/instance=$REL,app.kubernetes.io/component=squid \
+# sync, then the exporter's 15 s check). Split in two, so that other checks
+# that change nothing of the release run while the edit travels.
+probe_edit_start() {
+  probe_edit_t=$SECONDS
+  probe_edit_before=$(kn get pods -l app.kubernetes.io/instance=$REL,app.kubernetes.io/component=squid \
     -o jsonpath='{range .items[*]}{.metadata.uid}{range .status.containerStatuses[*]}/{.restartCount}{end}{"\n"}{end}' | sort)
   cat >"$WORK/probe-edit.yaml" <<EOF
 probe:
@@ -375,7 +391,10 @@ probe:
     - {name: registry-big, image: "registry.access.test/org/big:latest", layer: -1, interval: 1m, timeout: 50s}
 EOF
   hn upgrade "$REL" $CHART "${VALUES[@]}" -f "$WORK/probe-edit.yaml" --wait --timeout 5m >/dev/null
-  local seen=0
+}
+
+probe_edit_finish() {
+  local after seen=0 before=$probe_edit_before t=$probe_edit_t
   for _ in $(seq 60); do
     seen=0
     for i in 0 1; do
@@ -391,6 +410,160 @@ EOF
   else
     fail "probe-target edit: pods before [$before] after [$after]; exporters with the new target: $seen of 2"
   fi
+}
+
+# md_blocks FILE LANG DIR: writes each fenced ```LANG block of FILE, without
+# its indentation, to DIR/001, DIR/002, ...
+md_blocks() {
+  mkdir -p "$3"
+  awk -v lang="$2" -v dir="$3" '
+    !open { if (match($0, /^ *```/)) { open = 1; ind = RLENGTH - 3; keep = substr($0, RLENGTH + 1) == lang
+              if (keep) file = sprintf("%s/%03d", dir, ++n) }
+            next }
+    /^ *```$/ { open = 0; if (keep) close(file); next }
+    keep { print substr($0, ind + 1) > file }' "$1"
+}
+
+# md_marked FILE TAG DIR: writes the fenced block after each line
+# "<!-- TAG: NAME -->" of FILE to DIR/NAME.
+md_marked() {
+  mkdir -p "$3"
+  awk -v tag="$2" -v dir="$3" '
+    $0 ~ "^<!-- " tag ": [a-z-]+ -->$" { name = $3; next }
+    name != "" && !open && /^```/ { open = 1; file = dir "/" name; printf "" > file; next }
+    open && /^```$/ { open = 0; close(file); name = ""; next }
+    open { print > file }' "$1"
+}
+
+# --- docs/runbooks.md, run as an on-call engineer would paste it: the first
+# sh block (the release, namespace, replica, and the port-forward helper)
+# before each of the others, in bash -eu -o pipefail where kubectl reaches
+# the cluster, with this test's release, replica 0 and the emulation's CDN
+# host. A block whose first line says "# Changes the release" runs in
+# "runbooks_run change"; the others in runbooks_read.
+RUNBOOKS=$WORK/runbooks
+md_blocks docs/runbooks.md sh "$RUNBOOKS/sh"
+md_blocks docs/runbooks.md promql "$RUNBOOKS/promql"
+runbook() {
+  kx env NAMESPACE="$NS" RELEASE="$REL" POD="$FULL-0" CDN=cdn01.quay.test \
+    bash -eu -o pipefail -c "$(cat "$RUNBOOKS/sh/001" "$1")"
+}
+runbooks_run() { # read|change
+  local f n=0 bad=0 t=$SECONDS
+  for f in "$RUNBOOKS"/sh/*; do
+    [[ $f == */001 ]] && continue
+    if head -1 "$f" | grep -q '^# Changes the release'; then [[ $1 == change ]] || continue; else [[ $1 == read ]] || continue; fi
+    n=$((n + 1))
+    if ! runbook "$f" >"$f.log" 2>&1; then
+      bad=$((bad + 1)); fail "docs/runbooks.md: this block exits non-zero:"; sed 's/^/     | /' "$f" >&2; sed 's/^/     > /' "$f.log" | tail -20 >&2
+    fi
+  done
+  ((n > 0)) || fail "docs/runbooks.md: no $1 block found"
+  if ((bad == 0 && n > 0)); then
+    ok "docs/runbooks.md: all $n blocks that $([[ $1 == read ]] && echo "only read" || echo "change the release") ran on $REL and exited 0 ($((SECONDS - t))s)"
+  fi
+}
+runbooks_read() {
+  runbooks_run read
+  [[ -s $RUNBOOKS/sh/001 ]] && grep -q 'forward()' "$RUNBOOKS/sh/001" || fail "docs/runbooks.md: its first sh block does not set up the release and forward()"
+  # What the reading blocks showed: the cache manager answered every report,
+  # and a probe round ran.
+  local reports probed
+  reports=$(cat "$RUNBOOKS"/sh/*.log | grep -cE '^(info|counters|storedir|service_times|store_id): 200$' || true)
+  probed=$(cat "$RUNBOOKS"/sh/*.log | grep -cE 'PASS|FAIL' || true)
+  ((reports == 5 && probed > 0)) && ok "the runbooks' commands read all 5 cache manager reports through a port-forward, and ran a probe round" ||
+    fail "the runbooks' commands: $reports reports of 5 answered 200, probe verdict lines: $probed"
+  if k -n monitoring get service prometheus >/dev/null 2>&1; then
+    local f q n=0 bad=0
+    for f in "$RUNBOOKS"/promql/*; do
+      q=$(grep -v '^ *#' "$f" | tr '\n' ' ')
+      n=$((n + 1))
+      [[ $(promq "$q" | jq -r .status) == success ]] || { bad=$((bad + 1)); fail "docs/runbooks.md: Prometheus refuses: $q"; }
+    done
+    if ((bad == 0 && n > 0)); then ok "docs/runbooks.md: Prometheus evaluates all $n promql blocks"; fi
+  fi
+}
+
+# --- README, "Deploy for quay.io", followed on this cluster: the blocks marked
+# <!-- deploy-quay: NAME --> are lifted from the README and run as written, in
+# the order a user runs them, with these substitutions only:
+#   - step 1 (images) is not run: the images are the ones built and loaded
+#     above, so hack/k8s/quay-deploy.yaml points the values at them (the
+#     cluster pulls from no registry); the skopeo Job's image, which the
+#     cluster cannot pull either, is hack/k8s/skopeo-image.sh's;
+#   - quay.io, registry.access.redhat.com and the README's images are the
+#     emulation's quay.test, registry.access.test and its images (a public
+#     quay image, a private one, the ubi-micro one), the robot is its user
+#     "probe"; hack/k8s/quay-deploy.yaml and the hostAliases of the other
+#     releases add its endpoints (its CA for Squid, its CDN's URL pattern,
+#     its address as an allowed destination), laid over the README's values;
+#   - the namespaces proxy and builds are this test's $NS and $BNS, and
+#     "kubectl create namespace proxy" is left out ($NS exists);
+#   - one replica instead of the README's two: two replicas could send the
+#     skopeo Job's second pull to the other cache, and the node has 2 cores.
+# Then: helm test passes, both Jobs complete, the second one's blobs are all
+# hits in Squid's access log (the exporter's echo), and the monitoring
+# objects carry the kube-prometheus-stack label.
+QUAY=$WORK/quay
+quay_deploy() {
+  local t=$SECONDS b ips first second lines
+  mkdir -p "$QUAY" && ln -sfn "$PWD/charts" "$QUAY/charts"
+  md_marked README.md deploy-quay "$QUAY/md"
+  for b in images secret values install test ca-copy skopeo-secret skopeo-job skopeo-run; do
+    [[ -s $QUAY/md/$b ]] || { fail "README: no block marked <!-- deploy-quay: $b -->"; return; }
+  done
+  sub() {
+    sed -e "s|quay\.io/skopeo/stable:[^\" ]*|localhost/squid-cache-exporter/skopeo:$tag|" \
+      -e 's|quay\.io/YOUR_ORG/YOUR_PRIVATE_IMAGE:TAG|quay.test/org/private:latest|g' \
+      -e 's|quay\.io/prometheus/node-exporter:v1\.8\.2|quay.test/org/public:latest|g' \
+      -e 's|registry\.access\.redhat\.com/ubi9/ubi-micro:latest|registry.access.test/ubi9/ubi-micro:latest|g' \
+      -e 's|registry\.access\.redhat\.com|registry.access.test|g' -e 's|quay\.io|quay.test|g' \
+      -e 's|YOUR_ORG+squid_cache|probe|g' \
+      -e '/^kubectl create namespace proxy$/d' -e "s|-n proxy\\b|-n $NS|g" -e "s|\\.proxy\\.svc|.$NS.svc|g" \
+      -e "s|\\bbuilds\\b|$BNS|g" \
+      -e "s|-f squid-cache-values\\.yaml|& -f $PWD/hack/k8s/quay-deploy.yaml -f $WORK/hosts.yaml|" "$QUAY/md/$1"
+  }
+  sub values >"$QUAY/squid-cache-values.yaml"
+  sub skopeo-job >"$QUAY/skopeo-pull.yaml"
+  for b in secret install test ca-copy skopeo-secret skopeo-run; do
+    sub $b >"$QUAY/$b.sh"
+    if ! kx env QUAY_ROBOT_TOKEN=probe-password bash -eu -o pipefail -c "cd '$QUAY' && $(cat "$QUAY/$b.sh")" >"$QUAY/$b.log" 2>&1; then
+      fail "README, Deploy for quay.io: the block $b exits non-zero"; sed 's/^/     | /' "$QUAY/$b.sh" >&2; sed 's/^/     > /' "$QUAY/$b.log" | tail -30 >&2
+      kn get pods >&2 || true
+      return
+    fi
+    case $b in
+      install) ok "README, Deploy for quay.io: helm install from its values file ($((SECONDS - t))s)" ;;
+      test) ok "README, Deploy for quay.io: helm test $(grep -o 'Phase: *Succeeded' "$QUAY/test.log" | head -1)" ;;
+    esac
+  done
+  # The Jobs' pods, oldest first; their lines in Squid's access log.
+  ips=$(k -n "$BNS" get pods -l job-name --sort-by=.metadata.creationTimestamp -o jsonpath='{range .items[*]}{.status.podIP}{" "}{end}')
+  read -r first second <<<"$ips"
+  kn logs cache-squid-cache-0 -c exporter >"$QUAY/access.log"
+  blob_lines() { awk -v ip="$1" '$3 == ip && $7 ~ /\/sha256[:\/]/ && $4 ~ /\/200$/ {print $4, $7}' "$QUAY/access.log"; }
+  lines=$(blob_lines "$second" | awk '{print $1}' | sort | uniq -c | tr -s ' ' | tr '\n' ',')
+  if [[ -n $first && -n $second && -n $(blob_lines "$first") && -n $(blob_lines "$second") ]] &&
+    ! blob_lines "$second" | grep -vqE '^TCP_(MEM_)?HIT/200 '; then
+    ok "README, Deploy for quay.io: two skopeo Jobs pulled quay.test/org/private through the proxy with the chart's CA; the second's blob deliveries:${lines%,} ($((SECONDS - t))s in all)"
+  else
+    fail "README, Deploy for quay.io: the second skopeo pull's blobs are not all hits (Job pods: $ips)"
+    blob_lines "$first" | sed 's/^/     first:  /' >&2; blob_lines "$second" | sed 's/^/     second: /' >&2
+    sed 's/^/     > /' "$QUAY/skopeo-run.log" | tail -20 >&2
+  fi
+  if k api-resources --no-headers 2>/dev/null | grep -q '^servicemonitors '; then
+    local labels
+    labels=$(kn get servicemonitor,prometheusrule cache-squid-cache -o jsonpath='{range .items[*]}{.kind}:{.metadata.labels.release} {end}')
+    if [[ $labels == "ServiceMonitor:monitoring PrometheusRule:monitoring " ]] && k -n monitoring get configmap cache-squid-cache-dashboard >/dev/null 2>&1; then
+      ok "README, Deploy for quay.io: ServiceMonitor and PrometheusRule labelled release: monitoring, the dashboard's ConfigMap in namespace monitoring"
+    else
+      fail "README, Deploy for quay.io: monitoring objects: $labels"
+    fi
+  fi
+  # Its pods go while the checks after this one run (no --wait).
+  hn uninstall cache >/dev/null 2>&1 || fail "helm uninstall of the README's release"
+  kn delete secret,configmap -l app.kubernetes.io/instance=cache >/dev/null 2>&1 || true
+  k delete namespace "$BNS" --wait=false >/dev/null 2>&1 || true
 }
 
 # Squid's memory as measured by the kubelet, per container of replica 0,
@@ -498,7 +671,10 @@ else
 fi
 # After the traffic checks, which count the prober as the only client.
 forbidden_destinations
-probe_edit_keeps_squid
+probe_edit_start
+runbooks_read
+quay_deploy
+probe_edit_finish
 log "memory in use on replica 0 after the pulls: $(memory_in_use)"
 
 # --- the chart for a Squid it does not run: the exporter alone, watching
@@ -561,6 +737,11 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout /dev/null -subj "/CN=not the p
 kn create configmap untrusted-bundle --from-file=ca.crt="$WORK/other-ca.pem" >/dev/null
 hn upgrade "$REL" $CHART "${VALUES[@]}" --set probe.caConfigMap=untrusted-bundle --wait --timeout 5m >/dev/null
 helm_test fail tls
+# The runbooks' blocks that change the release (helm upgrade --reuse-values,
+# a StatefulSet removed with its pods kept, a pod deleted): they must work on
+# the release as it is; the upgrade below takes it back to the good values,
+# and its helm test passes after them.
+runbooks_run change
 
 # --- back to the good values: pods roll, the CA is the same, the test passes
 t=$SECONDS
