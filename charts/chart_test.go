@@ -430,7 +430,8 @@ func TestServiceMonitor(t *testing.T) {
 }
 
 // The probe configuration is the exporter's, private targets get the
-// mounted credentials, and the helm test asks every replica.
+// mounted credentials and the leak check, and the helm test asks every
+// replica.
 func TestProbeConfigAndHelmTest(t *testing.T) {
 	objs := objects(t, mustRender(t, allFeatures, nil))
 	var c prober.Config
@@ -440,7 +441,8 @@ func TestProbeConfigAndHelmTest(t *testing.T) {
 	if err := dec.Decode(&c); err != nil {
 		t.Fatalf("probe.yml is not the exporter's format: %v", err)
 	}
-	if len(c.Targets) != 2 || c.Targets[1].Credentials != "/etc/squid-cache-exporter/credentials/.dockerconfigjson" || c.Targets[0].Credentials != "" {
+	if len(c.Targets) != 2 || c.Targets[1].Credentials != "/etc/squid-cache-exporter/credentials/.dockerconfigjson" || c.Targets[0].Credentials != "" ||
+		!c.Targets[1].LeakCheck || c.Targets[0].LeakCheck {
 		t.Errorf("probe targets %+v", c.Targets)
 	}
 	args, _ := find(t, objs, "Pod", "test-probe").get("spec", "containers").([]any)[0].(map[string]any)["args"].([]any)

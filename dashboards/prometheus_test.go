@@ -198,18 +198,23 @@ func startStack(t *testing.T) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := testenv.Start(t, testenv.Options{Extra: extra, Tap: counter.Observe})
+	env := testenv.Start(t, testenv.Options{Extra: extra, Tap: counter.Observe,
+		Users: map[string]string{"alice": "alice-pw"}, Private: []string{"org/private"}})
 	quay, squid, bump, hub := env.Quay, env.Squid, env.Bump, env.Log
 	public, _ := quay.RandomBlob(64 << 10)
 	viaCDN, _ := quay.RandomBlob(64 << 10)
+	private, _ := quay.RandomBlob(64 << 10)
 	proxy, _ := url.Parse(squid.URL)
 	target := func(name, blob string) prober.Target {
 		return prober.Target{Name: name, Blob: blob, HitCodes: prober.DefaultHitCodes, Interval: 2 * time.Second, Timeout: 2 * time.Second}
 	}
+	// A private blob with its leak check, which the shipped setup passes.
+	privateTarget := target("quay-private", quay.Registry+"/org/private@"+private.String())
+	privateTarget.Private, privateTarget.LeakCheck, privateTarget.Credentials = true, true, env.DockerConfig(t, "alice", "alice-pw")
 	scheduler := &prober.Scheduler{
 		Prober: &prober.Prober{Proxy: proxy, RootCAs: bump.Pool(), Log: hub},
 		Targets: []prober.Target{target("public", quay.Public+"/ubi9/ubi@"+public.String()),
-			target("quay", quay.Registry+"/org/public@"+viaCDN.String())},
+			target("quay", quay.Registry+"/org/public@"+viaCDN.String()), privateTarget},
 		Logger: logger,
 	}
 	go scheduler.Run(ctx)

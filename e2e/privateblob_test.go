@@ -397,22 +397,27 @@ func (r *recordingConn) Read(p []byte) (int, error) {
 }
 
 // The prober's private-blob check passes through the helpers, says
-// not_cached without them, and upstream_error with the CDN down. Its
-// verdicts go to the stack's output, where no CDN credential may show.
+// not_cached without them, and upstream_error with the CDN down. Its leak
+// check passes on the shipped setup and fails in one round, with reason
+// leak, on a setup made to leak: a store-ID helper that checks nothing.
+// Its verdicts go to the stack's output, where no CDN credential may show.
 func TestProberPrivateCheck(t *testing.T) {
 	tests := []struct {
-		name    string
-		helpers bool
-		cdnDown bool
-		want    prober.Reason // "" is a pass
+		name      string
+		start     func(testing.TB) *setup
+		cdnDown   bool
+		leakCheck bool
+		want      prober.Reason // "" is a pass
 	}{
-		{"with the helpers", true, false, ""},
-		{"without the helpers", false, false, prober.ReasonNotCached},
-		{"CDN down", true, true, prober.ReasonUpstream},
+		{"with the helpers", withHelpers, false, false, ""},
+		{"without the helpers", withoutHelpers, false, false, prober.ReasonNotCached},
+		{"CDN down", withHelpers, true, false, prober.ReasonUpstream},
+		{"leak check with the helpers", withHelpers, false, true, ""},
+		{"leak check on a helper that checks nothing", startLeaky, false, true, prober.ReasonLeak},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := start(t, tt.helpers)
+			s := tt.start(t)
 			h, _ := s.Quay.RandomBlob(256 << 10)
 			if tt.cdnDown {
 				s.Quay.StopCDN()
@@ -420,13 +425,37 @@ func TestProberPrivateCheck(t *testing.T) {
 			creds := s.DockerConfig(t, "bob", users["bob"])
 			p := &prober.Prober{Proxy: s.Proxy(), RootCAs: s.Bump.Pool(), Log: s.Log, LogWait: time.Second}
 			target := &prober.Target{Name: "private", Blob: s.Quay.Registry + "/org/private@" + h.String(), Private: true,
-				Credentials: creds, HitCodes: prober.DefaultHitCodes, Interval: time.Minute, Timeout: 20 * time.Second}
+				Credentials: creds, LeakCheck: tt.leakCheck, HitCodes: prober.DefaultHitCodes, Interval: time.Minute, Timeout: 20 * time.Second}
 			r := p.Probe(context.Background(), target)
 			fmt.Fprintln(s.out, r)
 			t.Logf("%s", r)
 			if r.Reason != tt.want || r.Success != (tt.want == "") {
 				t.Errorf("verdict %q (success %t), want %q", r.Reason, r.Success, tt.want)
 			}
+			if tt.leakCheck && (!r.LeakChecked || r.Leaked != (tt.want == prober.ReasonLeak)) {
+				t.Errorf("leak checked %t, leaked %t", r.LeakChecked, r.Leaked)
+			}
 		})
 	}
+}
+
+func withHelpers(t testing.TB) *setup    { return start(t, true) }
+func withoutHelpers(t testing.TB) *setup { return start(t, false) }
+
+// startLeaky is the stack with the snippet and the ICAP service, but a
+// store-ID helper that files every signed CDN URL under the URL without
+// its query, checking nothing: a setup made to leak.
+func startLeaky(t testing.TB) *setup {
+	t.Helper()
+	s := &setup{out: &testio.SyncBuffer{}}
+	s.icap = startICAP(t, s.out)
+	var extra []string
+	for _, line := range squidtest.PrivateBlobs(t, helperBinary, quaytest.CDNPattern, s.icap.addr) {
+		if !strings.HasPrefix(line, "store_id_program ") && !strings.HasPrefix(line, "store_id_children ") {
+			extra = append(extra, line)
+		}
+	}
+	s.Env = testenv.Start(t, testenv.Options{Users: users, Private: []string{"org/private"}, Extra: extra,
+		StoreID: squidtest.StripQueryStoreID})
+	return s
 }

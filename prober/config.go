@@ -32,6 +32,10 @@ type Target struct {
 	// kubernetes.io/dockerconfigjson pull secret. Never inline.
 	Private     bool   `yaml:"private"`
 	Credentials string `yaml:"credentials"`
+	// LeakCheck has a private target's round, after its authorized pulls,
+	// ask Squid for the blob as a client without access would: the round
+	// fails with reason leak if any of the blob comes back.
+	LeakCheck bool `yaml:"leak_check"`
 	// HitCodes are the result codes that count as served from cache.
 	HitCodes []string      `yaml:"hit_codes"`
 	Interval time.Duration `yaml:"interval"`
@@ -94,6 +98,8 @@ func (t *Target) validate() error {
 		return errors.New("blob, image: give exactly one")
 	case t.Private && t.Credentials == "":
 		return errors.New("credentials: a private target needs a docker config.json or pull secret file")
+	case t.LeakCheck && !t.Private:
+		return errors.New("leak_check: only for a private target: a public blob is everyone's")
 	case t.Interval < 0 || t.Timeout < 0:
 		return errors.New("interval, timeout: must not be negative")
 	}

@@ -29,6 +29,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"targets:\n- name: a\n  blob: quay.io/org/repo:latest", "targets[0]: blob: \"quay.io/org/repo:latest\" is not registry/repo@sha256"},
 		{"targets:\n- name: a\n  blob: q.io/a" + digest + "\n  private: true", "targets[0]: credentials: a private target needs"},
 		{"targets:\n- name: a\n  blob: q.io/a" + digest + "\n  credentials: /nonexistent", "targets[0]: credentials: stat /nonexistent"},
+		{"targets:\n- name: a\n  blob: q.io/a" + digest + "\n  leak_check: true", "targets[0]: leak_check: only for a private target"},
 		{"targets:\n- name: a\n  blob: q.io/a" + digest + "\n  timeout: 10m", "targets[0]: timeout: 10m0s is longer than interval 5m0s"},
 		{"targets:\n- name: a\n  blob: q.io/a" + digest + "\n- name: a\n  blob: q.io/b" + digest, "targets[1].name: \"a\" is used twice"},
 		{"targets:\n- name: a\n  blob: q.io/a" + digest + "\n  password: hunter2", "field password not found"},

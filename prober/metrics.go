@@ -17,6 +17,8 @@ var (
 	digestMatchDesc   = desc("digest_match", "1 when both pulls of the last round hashed to the blob's digest.", "target")
 	blobSizeDesc      = desc("blob_size_bytes", "Size of the blob as the last round pulled it.", "target")
 	failureDesc       = desc("failure", "1 for the reason the last round failed, 0 for the others.", "target", "reason")
+	leakedDesc        = desc("private_blob_leaked", "1 when the last round's leak check (leak_check targets) got bytes of the private blob "+
+		"without access through Squid, 0 when every such request was refused; absent when no check ran.", "target")
 
 	lastSuccessDesc   = desc("last_success_timestamp_seconds", "When a background round for the target last passed.", "target")
 	roundsDesc        = desc("rounds_total", "Background rounds run for the target.", "target")
@@ -47,6 +49,9 @@ func (r *Result) collect(ch chan<- prometheus.Metric) {
 	if r.Bytes > 0 {
 		ch <- prometheus.MustNewConstMetric(digestMatchDesc, g, boolFloat(r.DigestMatch), r.Target)
 		ch <- prometheus.MustNewConstMetric(blobSizeDesc, g, float64(r.Bytes), r.Target)
+	}
+	if r.LeakChecked {
+		ch <- prometheus.MustNewConstMetric(leakedDesc, g, boolFloat(r.Leaked), r.Target)
 	}
 	for _, reason := range Reasons {
 		ch <- prometheus.MustNewConstMetric(failureDesc, g, boolFloat(r.Reason == reason), r.Target, string(reason))

@@ -94,10 +94,12 @@ func (ro *round) pull(ctx context.Context, client *http.Client, ref name.Digest)
 		return p, failf(statusReason(resp.StatusCode, squidError), "GET %s: %s %s", where, resp.Status, squidError)
 	}
 	h := sha256.New()
-	p.bytes, err = io.Copy(h, resp.Body)
+	prefix := &prefixWriter{max: leakPrefix}
+	p.bytes, err = io.Copy(io.MultiWriter(h, prefix), resp.Body)
 	if err != nil {
 		return p, fmt.Errorf("reading %s: %w", where, err)
 	}
+	p.final, p.prefix = resp.Request.URL, prefix.b
 	p.digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
 	return p, nil
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,8 @@ func (ro *round) gotConn(info httptrace.GotConnInfo) {
 type pull struct {
 	digest string
 	bytes  int64
+	final  *url.URL // where the bytes came from: a CDN URL holds a signature, never printed
+	prefix []byte   // the blob's first bytes, which a leak check looks for
 }
 
 func (ro *round) run(ctx context.Context) error {
@@ -65,7 +68,14 @@ func (ro *round) run(ctx context.Context) error {
 	ro.r.Bytes = pulls[1].bytes
 	ro.r.DigestMatch = pulls[0].digest == ref.DigestStr() && pulls[1].digest == ref.DigestStr()
 	logErr := ro.r.time(PhaseLogMatch, func() error { return ro.matchLog(ctx, watch) })
-	return ro.verdict(pulls, ref, logErr)
+	err = ro.verdict(pulls, ref, logErr)
+	if ro.t.LeakCheck && ro.r.DigestMatch {
+		// A leak outranks every other failure: it is the one that must never happen.
+		if leak := ro.r.time(PhaseLeakCheck, func() error { return ro.checkLeak(ctx, ref, pulls[0]) }); leak != nil {
+			return leak
+		}
+	}
+	return err
 }
 
 // verdict ranks what went wrong: bad bytes matter more than a missed hit.

@@ -30,11 +30,12 @@ const (
 	ReasonNotCached        Reason = "not_cached"        // the second pull was not served from cache
 	ReasonLogUnavailable   Reason = "log_unavailable"   // Squid's access log did not show the pulls
 	ReasonTimeout          Reason = "timeout"           // the round ran out of time
+	ReasonLeak             Reason = "leak"              // a request without access got bytes of the private blob
 )
 
 // Reasons lists every Reason, for metrics that must show each one.
 var Reasons = []Reason{ReasonProxyUnreachable, ReasonTLS, ReasonAuth, ReasonUpstream,
-	ReasonDigestMismatch, ReasonNotCached, ReasonLogUnavailable, ReasonTimeout}
+	ReasonDigestMismatch, ReasonNotCached, ReasonLogUnavailable, ReasonTimeout, ReasonLeak}
 
 // Phase is a step of a round.
 type Phase string
@@ -44,11 +45,12 @@ const (
 	PhaseAuth       Phase = "auth" // ping, token and, for an image target, the manifest
 	PhaseFirstPull  Phase = "first_pull"
 	PhaseSecondPull Phase = "second_pull"
-	PhaseLogMatch   Phase = "log_match" // waiting for Squid's access log lines
+	PhaseLogMatch   Phase = "log_match"  // waiting for Squid's access log lines
+	PhaseLeakCheck  Phase = "leak_check" // asking for the blob without access (leak_check targets)
 )
 
 // Phases lists every Phase in order.
-var Phases = []Phase{PhaseAuth, PhaseFirstPull, PhaseSecondPull, PhaseLogMatch}
+var Phases = []Phase{PhaseAuth, PhaseFirstPull, PhaseSecondPull, PhaseLogMatch, PhaseLeakCheck}
 
 // Result is the verdict of one round.
 type Result struct {
@@ -63,7 +65,11 @@ type Result struct {
 	Hit         bool      // the second code is one of the target's hit codes
 	DigestMatch bool
 	Bytes       int64 // size of the blob as pulled
-	Finished    time.Time
+	// LeakChecked: the round asked for the blob without access (a
+	// leak_check target whose pulls got the right bytes); Leaked: and
+	// some of the blob came back.
+	LeakChecked, Leaked bool
+	Finished            time.Time
 
 	// What the round added to Squid's own counters, so that dashboards can
 	// leave the prober out of the hit ratio: requests (a CONNECT for each
