@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/registries"
 )
 
 // DefaultPattern matches quay.io's CDN blob URLs (registry.redhat.io and
@@ -21,6 +23,10 @@ import (
 // inside a signed query string. It has no parentheses, so it may stand on
 // Squid's store_id_program line.
 const DefaultPattern = `^https://cdn[0-9]*\.quay\.io/[^?#]+/sha256/[a-f0-9]{2}/[a-f0-9]{64}$`
+
+// DefaultPatterns are the CDN URL patterns of every registry in
+// registries.Default: quay.io's, Docker Hub's and GHCR's.
+func DefaultPatterns() []string { return registries.CDNURLs(registries.Default) }
 
 // KeyScheme starts every shared key. Squid refuses a request URL whose
 // scheme it does not know, so no client request is ever keyed under it.
@@ -34,10 +40,10 @@ type Matcher struct {
 	patterns []*regexp.Regexp
 }
 
-// New compiles patterns; none means DefaultPattern.
+// New compiles patterns; none means DefaultPatterns.
 func New(patterns ...string) (*Matcher, error) {
 	if len(patterns) == 0 {
-		patterns = []string{DefaultPattern}
+		patterns = DefaultPatterns()
 	}
 	m := &Matcher{}
 	for _, p := range patterns {
@@ -61,7 +67,7 @@ func (m *Matcher) Match(rawURL string) bool {
 // rawURL shares, and false when rawURL is not a CDN blob URL.
 func (m *Matcher) SharedKey(rawURL string) (string, bool) {
 	base := WithoutQuery(rawURL)
-	digest, ok := trailingDigest(base)
+	digest, ok := urlDigest(base)
 	if !ok {
 		return "", false
 	}
@@ -87,10 +93,28 @@ func WithoutQuery(rawURL string) string {
 	return rawURL
 }
 
-// trailingDigest returns the last path segment of u when it is 64
-// lower-case hex digits: content addressing is what makes sharing safe.
-func trailingDigest(u string) (string, bool) {
-	seg := u[strings.LastIndexByte(u, '/')+1:]
+// urlDigest finds the blob's digest in a CDN URL without its query: its
+// last path segment when that is 64 lower-case hex digits, alone or after
+// "sha256:" (quay's .../sha256/ab/<hex>, GHCR's .../blobs/sha256:<hex>), or
+// the segment before a last one named "data" (Docker Hub's
+// .../sha256/ab/<hex>/data, distribution's storage layout). Nothing else:
+// two URLs filed under one digest must be the same bytes, so that content
+// addressing makes sharing safe.
+func urlDigest(u string) (string, bool) {
+	i := strings.LastIndexByte(u, '/')
+	if d, ok := hexDigest(u[i+1:]); ok {
+		return d, true
+	}
+	if i < 0 || u[i+1:] != "data" {
+		return "", false
+	}
+	return hexDigest(u[strings.LastIndexByte(u[:i], '/')+1 : i])
+}
+
+// hexDigest reads a path segment that is a sha256 digest: 64 lower-case
+// hex digits, with or without "sha256:" before them.
+func hexDigest(seg string) (string, bool) {
+	seg = strings.TrimPrefix(seg, "sha256:")
 	if len(seg) != 64 {
 		return "", false
 	}

@@ -30,6 +30,14 @@ func TestSharedKey(t *testing.T) {
 		{"something after the digest", blob + "/more", false},
 		{"upper-case digest", "https://cdn01.quay.io/q/sha256/0E/" + strings.ToUpper(hex), false},
 		{"fragment", blob + "#frag", true},
+		{"Docker Hub on CloudFront", "https://production.cloudfront.docker.com/registry-v2/docker/registry/v2/blobs/sha256/0e/" + hex + "/data?Expires=1&Signature=x&Key-Pair-Id=k", true},
+		{"Docker Hub on Cloudflare", "https://production.cloudflare.docker.com/registry-v2/docker/registry/v2/blobs/sha256/0e/" + hex + "/data?verify=1676658661-abc", true},
+		{"Docker Hub on R2", "https://docker-images-prod.6aa30f8b08e16409b46e0173d6de2f56.r2.cloudflarestorage.com/registry-v2/docker/registry/v2/blobs/sha256/0e/" + hex + "/data?X-Amz-Signature=x", true},
+		{"Docker Hub, not the data", "https://production.cloudfront.docker.com/registry-v2/docker/registry/v2/blobs/sha256/0e/" + hex + "/link", false},
+		{"Docker Hub look-alike", "https://production.cloudfront.docker.com.evil.test/registry-v2/docker/registry/v2/blobs/sha256/0e/" + hex + "/data", false},
+		{"GHCR", "https://pkg-containers.githubusercontent.com/ghcr1/blobs/sha256:" + hex + "?se=2025&sig=x&sp=r", true},
+		{"GHCR, another container", "https://pkg-containers.githubusercontent.com/ghcrblobs07/blobs/sha256:" + hex + "?se=2025&sig=x&hmac=y", true},
+		{"GHCR, not a blob", "https://pkg-containers.githubusercontent.com/ghcr1/manifests/sha256:" + hex, false},
 	}
 	for _, tt := range tests {
 		key, ok := m.SharedKey(tt.url)

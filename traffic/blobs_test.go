@@ -3,6 +3,8 @@ package traffic
 import (
 	"strings"
 	"testing"
+
+	table "github.com/squid-cache-exporter/squid-cache-exporter/registries"
 )
 
 // Blobs is what the status page shows: per registry, hits among blob
@@ -28,5 +30,19 @@ func TestBlobsCountsDeliveriesByRegistry(t *testing.T) {
 	}
 	if last := c.Blobs()[len(c.Blobs())-1].Registry; last != "other" {
 		t.Errorf("last registry %q, want other", last)
+	}
+}
+
+// A CDN's delivery, as the registries table's example URL shows it,
+// counts as a blob of that registry, even with no redirect seen first.
+func TestTableCDNsCountUnderTheirRegistry(t *testing.T) {
+	for _, r := range table.Default {
+		for _, cdn := range r.CDNs {
+			c, _ := New(nil)
+			observe(t, c, "1795472260.200     40 10.0.0.7 TCP_MEM_HIT/200 262144 GET "+cdn.Example+" - HIER_NONE/- application/octet-stream")
+			if got := requests(c, r.Name, "blob", "hit"); got != 1 {
+				t.Errorf("%s: %s counted %v times as its blob hit", r.Name, cdn.Example, got)
+			}
+		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+
+	table "github.com/squid-cache-exporter/squid-cache-exporter/registries"
 )
 
 // Registry is one registry's label value and the hosts that count as it:
@@ -14,17 +16,17 @@ type Registry struct {
 	Hosts []string
 }
 
-// DefaultRegistries are the registries our users pull from, with their
-// blob CDNs. Anything else is "other".
-var DefaultRegistries = []Registry{
-	{"quay.io", []string{"quay.io", "*.quay.io", "quayio-production-s3.s3.amazonaws.com"}},
-	{"registry.redhat.io", []string{"registry.redhat.io"}},
-	{"registry.access.redhat.com", []string{"registry.access.redhat.com"}},
-	{"docker.io", []string{"docker.io", "registry-1.docker.io", "index.docker.io", "production.cloudflare.docker.com"}},
-	{"ghcr.io", []string{"ghcr.io", "pkg-containers.githubusercontent.com"}},
-	{"gcr.io", []string{"gcr.io", "*.gcr.io"}},
-	{"registry.k8s.io", []string{"registry.k8s.io", "*.registry.k8s.io"}},
-	{"public.ecr.aws", []string{"public.ecr.aws"}},
+// DefaultRegistries are the registries of the registries package's table, each with
+// its API hosts and its CDNs' hosts, in the table's order. Anything else
+// is "other".
+var DefaultRegistries = fromTable(table.Default)
+
+func fromTable(rows []table.Registry) []Registry {
+	out := make([]Registry, len(rows))
+	for i, r := range rows {
+		out[i] = Registry{Name: r.Name, Hosts: r.AllHosts()}
+	}
+	return out
 }
 
 // otherRegistry labels every host no registry names.

@@ -28,7 +28,7 @@ import (
 func main() {
 	app := kingpin.New("squid-icap-service", "ICAP REQMOD service: drops Authorization from CDN blob requests so Squid may cache them.")
 	listen := app.Flag("icap.listen-address", "Address to serve ICAP on.").Default("127.0.0.1:1344").String()
-	patterns := app.Flag("url-pattern", "Regular expression of the CDN blob URLs (repeatable).").Default(cdnurl.DefaultPattern).Strings()
+	patterns := app.Flag("url-pattern", "Regular expression of the CDN blob URLs (repeatable); replaces the CDNs of the built-in registries (quay.io, docker.io, ghcr.io).").Strings()
 	metricsAddr := app.Flag("web.listen-address", "Serve metrics here. The default is the loopback only; a sidecar scraped by Prometheus sets :9302.").Default("127.0.0.1:9302").String()
 	logLevel := app.Flag("log.level", "debug, info, warn or error.").Default("info").Enum("debug", "info", "warn", "error")
 	logFormat := app.Flag("log.format", "logfmt or json.").Default("logfmt").Enum("logfmt", "json")

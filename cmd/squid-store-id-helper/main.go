@@ -30,7 +30,7 @@ import (
 
 func main() {
 	app := kingpin.New("squid-store-id-helper", "Squid store_id_program: one cache key for every authorized signed URL of a CDN blob.")
-	patterns := app.Flag("url-pattern", "Regular expression of the CDN blob URLs to share (repeatable).").Default(cdnurl.DefaultPattern).Strings()
+	patterns := app.Flag("url-pattern", "Regular expression of the CDN blob URLs to share (repeatable); replaces the CDNs of the built-in registries (quay.io, docker.io, ghcr.io).").Strings()
 	caFile := app.Flag("ca-file", "PEM bundle to trust for the CDN, besides the system roots.").String()
 	hostsFile := app.Flag("hosts-file", "Resolve names from this hosts file first (Squid's hosts_file).").String()
 	timeout := app.Flag("check-timeout", "Longest an authorization check may take; past it the request is not shared.").Default("5s").Duration()

@@ -1,0 +1,123 @@
+// Package registries is the one table of the registries whose blobs the
+// cache knows: their API hosts, the CDNs their blob GETs redirect to, how
+// a CDN URL names the blob's digest, and which query parameters sign it.
+// The store-ID helper and the ICAP service (through cdnurl) and the
+// traffic counters read it; adding a registry is adding a row, never an
+// "if host == ..." in each.
+package registries
+
+import "slices"
+
+// Registry is one row of the table.
+type Registry struct {
+	// Name is the registry's label value in the traffic metrics.
+	Name string
+	// Hosts are its API hosts, the first the canonical one; "*.example.com"
+	// means every subdomain.
+	Hosts []string
+	// CDNs are where its blob GETs redirect to, when they do.
+	CDNs []CDN
+}
+
+// CDN is one shape of a registry's signed blob URLs.
+type CDN struct {
+	// Hosts serve the blobs ("*.example.com": every subdomain).
+	Hosts []string
+	// URL matches the URL without its query when it is a blob: anchored,
+	// scheme and host included, with the 64 hex digits of the digest as
+	// the last path segment, or after "sha256:" in it, or followed by a
+	// last segment (Docker Hub's .../<hex>/data). It has no parentheses,
+	// so that it may stand on a Squid configuration line.
+	URL string
+	// Signed names the query parameters that sign the URL or bound its
+	// life: the CDN refuses the URL when any of them is changed.
+	Signed []string
+	// Example is a signed URL of this shape (its signature made up), for
+	// the tests that hold every reader of the table to it.
+	Example string
+	// Source says where the shape comes from.
+	Source string
+}
+
+// Default is the table the programs ship with.
+var Default = []Registry{
+	{
+		Name:  "quay.io",
+		Hosts: []string{"quay.io", "*.quay.io"},
+		CDNs: []CDN{{
+			// Clients inside AWS us-east-1 are sent to the bucket itself,
+			// under another path: counted, not shared.
+			Hosts:   []string{"*.quay.io", "quayio-production-s3.s3.amazonaws.com"},
+			URL:     `^https://cdn[0-9]*\.quay\.io/[^?#]+/sha256/[a-f0-9]{2}/[a-f0-9]{64}$`,
+			Signed:  []string{"X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-Signature", "Expires", "Signature", "Key-Pair-Id", "cf_sign", "cf_expiry", "akamai_signature"},
+			Example: "https://cdn01.quay.io/quayio-production-s3/sha256/0e/0ea0faeb23c26511e776010a311460a8e57c969b6d3f16484fa1dd29c22a613d?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAEXAMPLE%2F20261207%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261207T050000Z&X-Amz-Expires=600&X-Amz-SignedHeaders=host&X-Amz-Signature=5d2c0e0f",
+			Source:  "konflux-ci/caching ADR/0001-caching-container-image-layers.md; quay/quay storage/multicdnstorage.py, cloudflarestorage.py, akamaistorage.py, cloud.py",
+		}},
+	},
+	// registry.redhat.io and registry.access.redhat.com redirect their
+	// blobs to quay's CDN: those deliveries count under the registry that
+	// redirected (traffic), and are shared by quay's CDN row.
+	{Name: "registry.redhat.io", Hosts: []string{"registry.redhat.io"}},
+	{Name: "registry.access.redhat.com", Hosts: []string{"registry.access.redhat.com"}},
+	{
+		Name:  "docker.io",
+		Hosts: []string{"registry-1.docker.io", "docker.io", "index.docker.io"},
+		CDNs: []CDN{{
+			// CloudFront since May 2026; Cloudflare and R2 before June 2026.
+			Hosts: []string{"production.cloudfront.docker.com", "production.cloudflare.docker.com"},
+			URL:   `^https://production\.cloud[a-z]+\.docker\.com/registry-v2/docker/registry/v2/blobs/sha256/[a-f0-9]{2}/[a-f0-9]{64}/data$`,
+			// CloudFront's canned policy; Cloudflare's verify=<expiry>-<mac>.
+			Signed:  []string{"Expires", "Signature", "Key-Pair-Id", "verify"},
+			Example: "https://production.cloudfront.docker.com/registry-v2/docker/registry/v2/blobs/sha256/0e/0ea0faeb23c26511e776010a311460a8e57c969b6d3f16484fa1dd29c22a613d/data?Expires=1796620800&Signature=bX9kZXhhbXBsZQ__&Key-Pair-Id=K1EXAMPLE",
+			Source:  "docker/docs PR #25108 and #25304 (content/manuals/desktop/setup/allow-list.md); distribution/distribution registry/storage/driver/middleware/cloudfront/middleware.go",
+		}, {
+			// Cloudflare R2 for anonymous and personal pulls before June 2026.
+			Hosts:   []string{"*.r2.cloudflarestorage.com"},
+			URL:     `^https://docker-images-prod\.[a-f0-9]+\.r2\.cloudflarestorage\.com/registry-v2/docker/registry/v2/blobs/sha256/[a-f0-9]{2}/[a-f0-9]{64}/data$`,
+			Signed:  []string{"X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-Signature"},
+			Example: "https://docker-images-prod.6aa30f8b08e16409b46e0173d6de2f56.r2.cloudflarestorage.com/registry-v2/docker/registry/v2/blobs/sha256/0e/0ea0faeb23c26511e776010a311460a8e57c969b6d3f16484fa1dd29c22a613d/data?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=EXAMPLE%2F20261207%2Fauto%2Fs3%2Faws4_request&X-Amz-Date=20261207T050000Z&X-Amz-Expires=1200&X-Amz-SignedHeaders=host&X-Amz-Signature=5d2c0e0f",
+			Source:  "docker/docs content/manuals/desktop/setup/allow-list.md (before PR #25304); konflux-ci/caching cmd/squid-store-id/main_test.go",
+		}},
+	},
+	{
+		Name:  "ghcr.io",
+		Hosts: []string{"ghcr.io"},
+		CDNs: []CDN{{
+			Hosts: []string{"pkg-containers.githubusercontent.com"},
+			// The container name varies (ghcr1, ghcrblobs07): the digest is the key.
+			URL:     `^https://pkg-containers\.githubusercontent\.com/[a-z0-9]+/blobs/sha256:[a-f0-9]{64}$`,
+			Signed:  []string{"se", "sig", "sp", "spr", "sr", "sv", "hmac"},
+			Example: "https://pkg-containers.githubusercontent.com/ghcr1/blobs/sha256:0ea0faeb23c26511e776010a311460a8e57c969b6d3f16484fa1dd29c22a613d?se=2026-12-07T05%3A10%3A00Z&sig=bWFkZSB1cA%3D%3D&sp=r&spr=https&sr=b&sv=2019-12-12",
+			Source:  "opentofu/opentofu rfc/20241206-oci-registries/1-oci-primer.md; Azure Storage SAS (Microsoft Learn, Identify URI and SAS parameters)",
+		}},
+	},
+	// Their CDN URLs carry no digest (an opaque token, an S3 key): counted
+	// by the traffic metrics, not shared by the helpers.
+	{Name: "gcr.io", Hosts: []string{"gcr.io", "*.gcr.io", "*.pkg.dev"}},
+	{Name: "registry.k8s.io", Hosts: []string{"registry.k8s.io", "*.registry.k8s.io"}},
+	{Name: "public.ecr.aws", Hosts: []string{"public.ecr.aws"}},
+}
+
+// CDNURLs are the URL patterns of every CDN in rs.
+func CDNURLs(rs []Registry) []string {
+	var out []string
+	for _, r := range rs {
+		for _, c := range r.CDNs {
+			out = append(out, c.URL)
+		}
+	}
+	return out
+}
+
+// AllHosts are a registry's API hosts, then its CDNs' hosts, each once.
+func (r Registry) AllHosts() []string {
+	out := append([]string(nil), r.Hosts...)
+	for _, c := range r.CDNs {
+		for _, h := range c.Hosts {
+			if !slices.Contains(out, h) {
+				out = append(out, h)
+			}
+		}
+	}
+	return out
+}
