@@ -85,7 +85,7 @@ func startCache(t testing.TB, q *quaytest.Quay, private bool, o squidtest.Option
 	s := &setup{out: &testio.SyncBuffer{}}
 	policy := squidtest.BlobPolicy(t)
 	if private {
-		s.icap = startICAP(t, s.out)
+		s.icap = startICAP(t, s.out, quaytest.CDNPattern)
 		policy = squidtest.PrivateBlobs(t, helperBinary, quaytest.CDNPattern, s.icap.addr)
 	}
 	hosts := maps.Clone(q.Hosts)

@@ -18,6 +18,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/cdnurl"
+	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/quaytest"
 )
 
 // attack is one way a client without access tries to get a private blob.
@@ -52,7 +53,8 @@ func attacks() []attack {
 		}},
 		{"bare blob URL, ranged", func(a *attacker) (int, []byte, error) { return a.get(bare(a), "Range", "bytes=100-4195") }},
 		{"tampered signature", func(a *attacker) (int, []byte, error) {
-			return a.get(strings.Replace(a.victimURL, "X-Amz-Signature=", "X-Amz-Signature=0", 1))
+			sig := a.s.Quay.Flavor.SignatureParam() + "="
+			return a.get(strings.Replace(a.victimURL, sig, sig+"0", 1))
 		}},
 		{"expired signature", func(a *attacker) (int, []byte, error) { return a.get(a.s.Quay.SignedURL(a.h, time.Hour)) }},
 		{"shared key as the CDN path", func(a *attacker) (int, []byte, error) {
@@ -170,21 +172,31 @@ func leaked(status int, body, blob []byte) bool {
 // spelling, once the blob is cached: Squid refuses each, and none reaches
 // the shared entry.
 func TestSharedKeyCannotBeRequested(t *testing.T) {
-	s := start(t, true)
-	h, data := s.Quay.RandomBlob(64 << 10)
-	alice := s.client("alice", users["alice"])
-	alice.pull(t, "org/private", h, data)
-	victimURL, _ := alice.signedURL(t, "org/private", h)
-	a := s.attackers(t, 1, h, victimURL)[0]
-	for _, at := range attacks() {
-		status, body, err := at.send(a)
-		if leaked(status, body, data) {
-			t.Errorf("%s: got %d and the blob's bytes", at.name, status)
+	forEachFlavor(t, func(t *testing.T, f quaytest.Flavor) {
+		s := startFlavor(t, f, true, nil)
+		h, data := s.Quay.RandomBlob(64 << 10)
+		alice := s.client("alice", users["alice"])
+		alice.pull(t, "org/private", h, data)
+		victimURL, _ := alice.signedURL(t, "org/private", h)
+		a := s.attackers(t, 1, h, victimURL)[0]
+		for _, at := range attacks() {
+			status, body, err := at.send(a)
+			if leaked(status, body, data) {
+				t.Errorf("%s: got %d and the blob's bytes", at.name, status)
+			}
+			t.Logf("%-60s %d %v", at.name, status, err)
 		}
-		t.Logf("%-60s %d %v", at.name, status, err)
-	}
-	if code := s.client("bob", users["bob"]).pull(t, "org/private", h, data); code != "TCP_MEM_HIT" {
-		t.Errorf("bob's pull after the attacks: %s, want TCP_MEM_HIT", code)
+		if code := s.client("bob", users["bob"]).pull(t, "org/private", h, data); code != "TCP_MEM_HIT" {
+			t.Errorf("bob's pull after the attacks: %s, want TCP_MEM_HIT", code)
+		}
+	})
+}
+
+// forEachFlavor runs test on the emulation of every registry the
+// registries table shares: quay.io, Docker Hub, GHCR.
+func forEachFlavor(t *testing.T, test func(t *testing.T, f quaytest.Flavor)) {
+	for _, f := range quaytest.Flavors {
+		t.Run(f.Name, func(t *testing.T) { test(t, f) })
 	}
 }
 
@@ -270,51 +282,55 @@ func TestNoLeakUnderLoadAndFaults(t *testing.T) {
 		}},
 		{name: "Squid reconfigured", fault: func(t *testing.T, s *setup) { s.Squid.Reconfigure() }},
 	}
-	for _, f := range faults {
-		t.Run(f.name, func(t *testing.T) {
-			s := startEdited(t, true, f.edit)
-			s.Quay.SlowChecks(f.slow)
-			h, data := s.Quay.RandomBlob(64 << 10)
-			alice := s.client("alice", users["alice"])
-			alice.pull(t, "org/private", h, data)
-			victimURL, _ := alice.signedURL(t, "org/private", h)
-			var fault func()
-			if f.fault != nil {
-				fault = func() { f.fault(t, s) }
-			}
-			l := s.attackUnderFault(t, h, data, victimURL, clients, 4*time.Second, fault)
-			t.Logf("%d unauthorized requests from %d clients: %d leaked; answers %v", l.requests.Load(), clients, l.leaks.Load(), l.statuses)
-			if l.leaks.Load() != 0 {
-				t.Errorf("%d of %d unauthorized requests received bytes of the private blob", l.leaks.Load(), l.requests.Load())
-			}
-			if l.requests.Load() < clients {
-				t.Errorf("only %d requests were answered: the load did not happen", l.requests.Load())
-			}
-			// Caching still works: an authorized client's pull is a hit.
-			s.Quay.SlowChecks(0)
-			if code := s.client("bob", users["bob"]).pull(t, "org/private", h, data); !strings.HasSuffix(code, "HIT") {
-				t.Errorf("bob's pull after the fault: %s, want a hit", code)
-			}
-		})
-	}
+	forEachFlavor(t, func(t *testing.T, flavor quaytest.Flavor) {
+		for _, f := range faults {
+			t.Run(f.name, func(t *testing.T) {
+				s := startFlavor(t, flavor, true, f.edit)
+				s.Quay.SlowChecks(f.slow)
+				h, data := s.Quay.RandomBlob(64 << 10)
+				alice := s.client("alice", users["alice"])
+				alice.pull(t, "org/private", h, data)
+				victimURL, _ := alice.signedURL(t, "org/private", h)
+				var fault func()
+				if f.fault != nil {
+					fault = func() { f.fault(t, s) }
+				}
+				l := s.attackUnderFault(t, h, data, victimURL, clients, 4*time.Second, fault)
+				t.Logf("%d unauthorized requests from %d clients: %d leaked; answers %v", l.requests.Load(), clients, l.leaks.Load(), l.statuses)
+				if l.leaks.Load() != 0 {
+					t.Errorf("%d of %d unauthorized requests received bytes of the private blob", l.leaks.Load(), l.requests.Load())
+				}
+				if l.requests.Load() < clients {
+					t.Errorf("only %d requests were answered: the load did not happen", l.requests.Load())
+				}
+				// Caching still works: an authorized client's pull is a hit.
+				s.Quay.SlowChecks(0)
+				if code := s.client("bob", users["bob"]).pull(t, "org/private", h, data); !strings.HasSuffix(code, "HIT") {
+					t.Errorf("bob's pull after the fault: %s, want a hit", code)
+				}
+			})
+		}
+	})
 }
 
 // A signed URL whose check failed (here: timed out) is fetched, but never
 // stored: replayed once it has expired, it goes to the CDN and gets the
 // CDN's 403, not the cached blob.
 func TestUnverifiedURLReplayedAfterExpiry(t *testing.T) {
-	s := startEdited(t, true, func(l string) string { return strings.Replace(l, "--check-timeout=5s", "--check-timeout=100ms", 1) })
-	h, data := s.Quay.RandomBlob(64 << 10)
-	const left = 3 * time.Second
-	signed := s.Quay.SignedURL(h, 10*time.Minute-left) // quay's signatures last 10 minutes
-	s.Quay.SlowChecks(300 * time.Millisecond)
-	anyone := s.client("", "")
-	if status, body := anyone.cdnGet(t, signed, ""); status != http.StatusOK || !bytes.Equal(body, data) {
-		t.Fatalf("while valid: %d, %d bytes", status, len(body))
-	}
-	s.Quay.SlowChecks(0)
-	time.Sleep(left + time.Second)
-	if status, body := anyone.cdnGet(t, signed, ""); leaked(status, body, data) {
-		t.Errorf("the expired signed URL got %d and the blob's bytes from the cache", status)
-	}
+	forEachFlavor(t, func(t *testing.T, f quaytest.Flavor) {
+		s := startFlavor(t, f, true, func(l string) string { return strings.Replace(l, "--check-timeout=5s", "--check-timeout=100ms", 1) })
+		h, data := s.Quay.RandomBlob(64 << 10)
+		const left = 3 * time.Second
+		signed := s.Quay.SignedURL(h, 10*time.Minute-left) // the emulated signatures last 10 minutes
+		s.Quay.SlowChecks(300 * time.Millisecond)
+		anyone := s.client("", "")
+		if status, body := anyone.cdnGet(t, signed, ""); status != http.StatusOK || !bytes.Equal(body, data) {
+			t.Fatalf("while valid: %d, %d bytes", status, len(body))
+		}
+		s.Quay.SlowChecks(0)
+		time.Sleep(left + time.Second)
+		if status, body := anyone.cdnGet(t, signed, ""); leaked(status, body, data) {
+			t.Errorf("the expired signed URL got %d and the blob's bytes from the cache", status)
+		}
+	})
 }

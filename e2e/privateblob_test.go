@@ -56,8 +56,9 @@ type setup struct {
 	out  *testio.SyncBuffer // what the stack prints besides Squid's logs: the ICAP service's log, the prober's verdicts
 }
 
-// start runs the stack; helpers false leaves out the store-ID helper and
-// the ICAP service, as a plain Squid would run.
+// start runs the stack in front of the quay emulation; helpers false
+// leaves out the store-ID helper and the ICAP service, as a plain Squid
+// would run.
 func start(t testing.TB, helpers bool) *setup {
 	t.Helper()
 	return startEdited(t, helpers, nil)
@@ -66,18 +67,25 @@ func start(t testing.TB, helpers bool) *setup {
 // startEdited is start with the snippet's lines changed by edit first.
 func startEdited(t testing.TB, helpers bool, edit func(line string) string) *setup {
 	t.Helper()
+	return startFlavor(t, quaytest.QuayFlavor, helpers, edit)
+}
+
+// startFlavor is startEdited in front of the emulation of flavor f: the
+// helpers match its CDN with the registries table's pattern.
+func startFlavor(t testing.TB, f quaytest.Flavor, helpers bool, edit func(line string) string) *setup {
+	t.Helper()
 	s := &setup{out: &testio.SyncBuffer{}}
 	var extra []string
 	if helpers {
-		s.icap = startICAP(t, s.out)
-		extra = squidtest.PrivateBlobs(t, helperBinary, quaytest.CDNPattern, s.icap.addr)
+		s.icap = startICAP(t, s.out, f.CDNPattern())
+		extra = squidtest.PrivateBlobs(t, helperBinary, f.CDNPattern(), s.icap.addr)
 		for i := range extra {
 			if edit != nil {
 				extra[i] = edit(extra[i])
 			}
 		}
 	}
-	s.Env = testenv.Start(t, testenv.Options{Users: users, Private: []string{"org/private"}, Extra: extra})
+	s.Env = testenv.Start(t, testenv.Options{Users: users, Private: []string{"org/private"}, Extra: extra, Flavor: f})
 	t.Cleanup(func() { s.checkNoSecrets(t) }) // runs before Squid's directory goes
 	return s
 }
@@ -101,7 +109,7 @@ func (s *setup) client(user, pass string) *client {
 
 // token gets a pull token for repo, or fails with the registry's status.
 func (c *client) token(repo string) (string, error) {
-	req, _ := http.NewRequest(http.MethodGet, "https://"+c.s.Quay.Registry+"/v2/auth?service=quay.test&scope=repository:"+repo+":pull", nil)
+	req, _ := http.NewRequest(http.MethodGet, c.s.Quay.TokenURL(repo), nil)
 	if c.user != "" {
 		req.SetBasicAuth(c.user, c.pass)
 	}
@@ -132,7 +140,7 @@ func (c *client) signedURL(t testing.TB, repo string, h v1.Hash) (string, string
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound {
+	if resp.StatusCode != c.s.Quay.Flavor.Redirect {
 		t.Fatalf("%s: blob GET %s: %s", c.user, repo, resp.Status)
 	}
 	return resp.Header.Get("Location"), token
@@ -196,7 +204,11 @@ func (s *setup) nextDelivery(t testing.TB, prefix string, n int) string {
 }
 
 func TestPrivateBlobIsSharedBetweenAuthorizedClients(t *testing.T) {
-	s := start(t, true)
+	forEachFlavor(t, testPrivateBlobIsShared)
+}
+
+func testPrivateBlobIsShared(t *testing.T, f quaytest.Flavor) {
+	s := startFlavor(t, f, true, nil)
 	h, data := s.Quay.RandomBlob(512 << 10)
 	alice, bob := s.client("alice", users["alice"]), s.client("bob", users["bob"])
 	if code := alice.pull(t, "org/private", h, data); code != "TCP_MISS" {
@@ -218,7 +230,9 @@ func TestPrivateBlobIsSharedBetweenAuthorizedClients(t *testing.T) {
 	if strings.Contains(readFile(s.Squid.CacheLog), "result=BH") {
 		t.Error("the store-ID helper was sent something it could not read (a CONNECT?): see cache.log")
 	}
-	s.icap.saveFixture(t)
+	if f.Name == quaytest.QuayFlavor.Name {
+		s.icap.saveFixture(t)
+	}
 }
 
 func TestPublicBlobIsShared(t *testing.T) {
@@ -295,9 +309,9 @@ type capture struct {
 	raw     map[net.Conn]*bytes.Buffer
 }
 
-func startICAP(t testing.TB, logs io.Writer) *capture {
+func startICAP(t testing.TB, logs io.Writer, cdnPattern string) *capture {
 	c := &capture{addr: "127.0.0.1:0", metrics: prometheus.NewRegistry(), raw: map[net.Conn]*bytes.Buffer{}}
-	urls, _ := cdnurl.New(quaytest.CDNPattern)
+	urls, _ := cdnurl.New(cdnPattern)
 	c.server = &icap.Server{URLs: urls, Logger: log.NewLogfmtLogger(logs), Metrics: icap.NewMetrics(c.metrics)}
 	c.revive(t)
 	t.Cleanup(c.kill)
@@ -404,58 +418,75 @@ func (r *recordingConn) Read(p []byte) (int, error) {
 func TestProberPrivateCheck(t *testing.T) {
 	tests := []struct {
 		name      string
-		start     func(testing.TB) *setup
+		start     func(testing.TB, quaytest.Flavor) *setup
 		cdnDown   bool
 		leakCheck bool
 		want      prober.Reason // "" is a pass
 	}{
 		{"with the helpers", withHelpers, false, false, ""},
+		// Quay's signed URLs differ on every redirect; CloudFront's and
+		// Azure's repeat within a second, so a plain Squid may hit those.
 		{"without the helpers", withoutHelpers, false, false, prober.ReasonNotCached},
 		{"CDN down", withHelpers, true, false, prober.ReasonUpstream},
 		{"leak check with the helpers", withHelpers, false, true, ""},
 		{"leak check on a helper that checks nothing", startLeaky, false, true, prober.ReasonLeak},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := tt.start(t)
-			h, _ := s.Quay.RandomBlob(256 << 10)
-			if tt.cdnDown {
-				s.Quay.StopCDN()
+	forEachFlavor(t, func(t *testing.T, f quaytest.Flavor) {
+		for _, tt := range tests {
+			if tt.want == prober.ReasonNotCached && f.Name != quaytest.QuayFlavor.Name {
+				continue
 			}
-			creds := s.DockerConfig(t, "bob", users["bob"])
-			p := &prober.Prober{Proxy: s.Proxy(), RootCAs: s.Bump.Pool(), Log: s.Log, LogWait: time.Second}
-			target := &prober.Target{Name: "private", Blob: s.Quay.Registry + "/org/private@" + h.String(), Private: true,
-				Credentials: creds, LeakCheck: tt.leakCheck, HitCodes: prober.DefaultHitCodes, Interval: time.Minute, Timeout: 20 * time.Second}
-			r := p.Probe(context.Background(), target)
-			fmt.Fprintln(s.out, r)
-			t.Logf("%s", r)
-			if r.Reason != tt.want || r.Success != (tt.want == "") {
-				t.Errorf("verdict %q (success %t), want %q", r.Reason, r.Success, tt.want)
-			}
-			if tt.leakCheck && (!r.LeakChecked || r.Leaked != (tt.want == prober.ReasonLeak)) {
-				t.Errorf("leak checked %t, leaked %t", r.LeakChecked, r.Leaked)
-			}
-		})
-	}
+			t.Run(tt.name, func(t *testing.T) {
+				s := tt.start(t, f)
+				h, _ := s.Quay.RandomBlob(256 << 10)
+				if tt.cdnDown {
+					s.Quay.StopCDN()
+				}
+				creds := s.DockerConfig(t, "bob", users["bob"])
+				p := &prober.Prober{Proxy: s.Proxy(), RootCAs: s.Bump.Pool(), Log: s.Log, LogWait: time.Second}
+				target := &prober.Target{Name: "private", Blob: s.Quay.Registry + "/org/private@" + h.String(), Private: true,
+					Credentials: creds, LeakCheck: tt.leakCheck, HitCodes: prober.DefaultHitCodes, Interval: time.Minute, Timeout: 20 * time.Second}
+				r := p.Probe(context.Background(), target)
+				fmt.Fprintln(s.out, r)
+				t.Logf("%s", r)
+				if r.Reason != tt.want || r.Success != (tt.want == "") {
+					t.Errorf("verdict %q (success %t), want %q", r.Reason, r.Success, tt.want)
+				}
+				if tt.leakCheck && (!r.LeakChecked || r.Leaked != (tt.want == prober.ReasonLeak)) {
+					t.Errorf("leak checked %t, leaked %t", r.LeakChecked, r.Leaked)
+				}
+			})
+		}
+	})
 }
 
-func withHelpers(t testing.TB) *setup    { return start(t, true) }
-func withoutHelpers(t testing.TB) *setup { return start(t, false) }
+func withHelpers(t testing.TB, f quaytest.Flavor) *setup    { return startFlavor(t, f, true, nil) }
+func withoutHelpers(t testing.TB, f quaytest.Flavor) *setup { return startFlavor(t, f, false, nil) }
 
 // startLeaky is the stack with the snippet and the ICAP service, but a
-// store-ID helper that files every signed CDN URL under the URL without
-// its query, checking nothing: a setup made to leak.
-func startLeaky(t testing.TB) *setup {
+// store-ID helper that files every signed URL under the URL without its
+// query, checking nothing: a setup made to leak.
+func startLeaky(t testing.TB, f quaytest.Flavor) *setup {
 	t.Helper()
 	s := &setup{out: &testio.SyncBuffer{}}
-	s.icap = startICAP(t, s.out)
+	s.icap = startICAP(t, s.out, f.CDNPattern())
 	var extra []string
-	for _, line := range squidtest.PrivateBlobs(t, helperBinary, quaytest.CDNPattern, s.icap.addr) {
+	for _, line := range squidtest.PrivateBlobs(t, helperBinary, f.CDNPattern(), s.icap.addr) {
 		if !strings.HasPrefix(line, "store_id_program ") && !strings.HasPrefix(line, "store_id_children ") {
 			extra = append(extra, line)
 		}
 	}
 	s.Env = testenv.Start(t, testenv.Options{Users: users, Private: []string{"org/private"}, Extra: extra,
-		StoreID: squidtest.StripQueryStoreID})
+		StoreID: stripAnyQuery, Flavor: f})
 	return s
 }
+
+// stripAnyQuery is the naive store-ID helper for any CDN.
+const stripAnyQuery = `#!/bin/sh
+while read -r url rest; do
+  case "$url" in
+    https://*\?*) echo "OK store-id=${url%%\?*}" ;;
+    *) echo "ERR" ;;
+  esac
+done
+`

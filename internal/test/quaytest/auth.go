@@ -15,20 +15,21 @@ import (
 // the token endpoint, /v2/auth, which hands out tokens for HTTP basic
 // credentials (or anonymously, for public repositories).
 type tokenAuth struct {
-	host  string // host:port of the registry
-	users map[string]string
+	host   string // host:port of the registry
+	flavor Flavor // where the token endpoint is, and the service it names
+	users  map[string]string
 
 	mu      sync.Mutex
 	private map[string]bool
 	tokens  map[string]map[string]bool // token -> "repo:action" granted
 }
 
-func newTokenAuth(host string, users map[string]string) *tokenAuth {
+func newTokenAuth(host string, f Flavor, users map[string]string) *tokenAuth {
 	all := map[string]string{Admin: AdminPassword}
 	for u, p := range users {
 		all[u] = p
 	}
-	return &tokenAuth{host: host, users: all, private: map[string]bool{}, tokens: map[string]map[string]bool{}}
+	return &tokenAuth{host: host, flavor: f, users: all, private: map[string]bool{}, tokens: map[string]map[string]bool{}}
 }
 
 func (a *tokenAuth) makePrivate(repo string) {
@@ -39,13 +40,13 @@ func (a *tokenAuth) makePrivate(repo string) {
 
 func (a *tokenAuth) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v2/auth" {
+		if r.URL.Path == a.flavor.TokenPath {
 			a.serveToken(w, r)
 			return
 		}
 		repo, action := repoAction(r)
 		if !a.allowed(r, repo, action) {
-			challenge := fmt.Sprintf(`Bearer realm="https://%s/v2/auth",service="%s"`, a.host, RegistryName)
+			challenge := fmt.Sprintf(`Bearer realm="https://%s%s",service="%s"`, a.host, a.flavor.TokenPath, a.flavor.Service)
 			if repo != "" {
 				challenge += fmt.Sprintf(`,scope="repository:%s:%s"`, repo, action)
 			}

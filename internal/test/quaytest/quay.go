@@ -50,13 +50,15 @@ const (
 // quiet keeps the registries from logging every request.
 var quiet = registry.Logger(log.New(io.Discard, "", 0))
 
-var addresses = map[string]string{RegistryName: "127.0.0.2", CDNName: "127.0.0.3", PublicName: "127.0.0.4"}
+var addresses = map[string]string{RegistryName: "127.0.0.2", CDNName: "127.0.0.3", PublicName: "127.0.0.4",
+	DockerHubFlavor.Registry: "127.0.0.5", DockerHubFlavor.CDN: "127.0.0.6", GHCRFlavor.Registry: "127.0.0.7", GHCRFlavor.CDN: "127.0.0.8"}
 
 // Admin may push anywhere; tests push their images as admin.
 const Admin, AdminPassword = "admin", "admin-password"
 
 // Quay is the running emulation.
 type Quay struct {
+	Flavor                Flavor            // the registry emulated: quay's, Docker Hub's, GHCR's
 	Registry, CDN, Public string            // host:port of each
 	Hosts                 map[string]string // name -> address, for Squid's hosts_file
 	CA                    *pkitest.CA       // signs the hosts' certificates
@@ -77,15 +79,23 @@ type Quay struct {
 	cacheAll    bool          // every registry answer says it may be shared
 }
 
-// Start starts the three hosts; they stop when the test ends. users may
-// pull the private repositories.
+// Start starts the three hosts of quay's flavor; they stop when the test
+// ends. users may pull the private repositories.
 func Start(t testing.TB, users map[string]string) *Quay {
 	t.Helper()
+	return StartFlavor(t, users, QuayFlavor)
+}
+
+// StartFlavor starts a registry of flavor f, its CDN and the public
+// registry.
+func StartFlavor(t testing.TB, users map[string]string, f Flavor) *Quay {
+	t.Helper()
 	q := &Quay{
+		Flavor:      f,
 		CA:          pkitest.NewCA(t, "quaytest origin CA"),
 		Hosts:       map[string]string{},
 		blobs:       newBlobStore(),
-		signer:      newSigner(),
+		signer:      newSigner(f.style),
 		cdnGets:     map[string]int{},
 		cdnRange:    map[string]int{},
 		publicGets:  map[string]int{},
@@ -93,13 +103,13 @@ func Start(t testing.TB, users map[string]string) *Quay {
 		poisoned:    map[string]bool{},
 	}
 	q.blobs.poisoned = q.isPoisoned
-	cert := q.CA.Server(t, RegistryName, CDNName, PublicName, "*.quay.test")
-	q.cdn = q.serve(t, CDNName, cert, http.HandlerFunc(q.serveCDN))
-	q.CDN = CDNName + ":" + port(q.cdn.Listener.Addr().String())
+	cert := q.CA.Server(t, f.Registry, f.CDN, PublicName, "*.quay.test")
+	q.cdn = q.serve(t, f.CDN, cert, http.HandlerFunc(q.serveCDN))
+	q.CDN = f.CDN + ":" + port(q.cdn.Listener.Addr().String())
 
-	quay := q.serve(t, RegistryName, cert, nil)
-	q.Registry = RegistryName + ":" + port(quay.Listener.Addr().String())
-	q.auth = newTokenAuth(q.Registry, users)
+	quay := q.serve(t, f.Registry, cert, nil)
+	q.Registry = f.Registry + ":" + port(quay.Listener.Addr().String())
+	q.auth = newTokenAuth(q.Registry, f, users)
 	quay.Config.Handler = q.shareable(q.auth.wrap(registry.New(registry.WithBlobHandler(redirectingBlobs{q}), quiet)))
 
 	public := q.serve(t, PublicName, cert, nil)
@@ -204,7 +214,12 @@ func (q *Quay) shareable(next http.Handler) http.Handler {
 func (q *Quay) SignedURL(h v1.Hash, signedAgo time.Duration) string {
 	s := *q.signer
 	s.now = func() time.Time { return time.Now().Add(-signedAgo) }
-	return s.sign("https://" + q.CDN + cdnPath(h))
+	return s.sign("https://" + q.CDN + q.Flavor.cdnPath(h.Hex))
+}
+
+// TokenURL is where a client gets a pull token for repo.
+func (q *Quay) TokenURL(repo string) string {
+	return "https://" + q.Registry + q.Flavor.TokenPath + "?service=" + q.Flavor.Service + "&scope=repository:" + repo + ":pull"
 }
 
 // Secrets returns every signature and temporary credential the signed URLs
@@ -225,7 +240,7 @@ func (r redirectingBlobs) Get(_ context.Context, _ string, h v1.Hash) (io.ReadCl
 	if !r.q.blobs.has(h) {
 		return nil, errNotFound
 	}
-	return nil, registry.RedirectError{Location: r.q.signer.sign("https://" + r.q.CDN + cdnPath(h)), Code: http.StatusFound}
+	return nil, registry.RedirectError{Location: r.q.signer.sign("https://" + r.q.CDN + r.q.Flavor.cdnPath(h.Hex)), Code: r.q.Flavor.Redirect}
 }
 
 func (r redirectingBlobs) Stat(ctx context.Context, repo string, h v1.Hash) (int64, error) {
@@ -234,11 +249,6 @@ func (r redirectingBlobs) Stat(ctx context.Context, repo string, h v1.Hash) (int
 
 func (r redirectingBlobs) Put(ctx context.Context, repo string, h v1.Hash, rc io.ReadCloser) error {
 	return r.q.blobs.Put(ctx, repo, h, rc)
-}
-
-// cdnPath is where the CDN keeps a blob, in quay's layout.
-func cdnPath(h v1.Hash) string {
-	return fmt.Sprintf("/quayio-production-s3/sha256/%s/%s", h.Hex[:2], h.Hex)
 }
 
 // serveCDN serves a blob for a valid signature, as S3 behind CloudFront
@@ -250,8 +260,11 @@ func (q *Quay) serveCDN(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "<Error><Code>AccessDenied</Code><Message>%s</Message></Error>", err)
 		return
 	}
-	hexDigest := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
-	data, ok := q.blobs.get(hexDigest)
+	hexDigest, ok := cdnBlob(r.URL.Path)
+	var data []byte
+	if ok {
+		data, ok = q.blobs.get(hexDigest)
+	}
 	if !ok {
 		http.Error(w, "NoSuchKey", http.StatusNotFound)
 		return

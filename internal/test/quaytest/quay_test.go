@@ -7,63 +7,79 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/pkitest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/squidtest"
 )
 
-// Through a bumping Squid: quay answers a blob GET with a signed redirect
-// that differs every time, the CDN checks it, and a tampered one gets 403.
-func TestQuayThroughSquid(t *testing.T) {
-	q := Start(t, map[string]string{"alice": "pw"})
-	bump := pkitest.NewCA(t, "squid bump CA")
-	squid := squidtest.Start(t, squidtest.Options{Hosts: q.Hosts, BumpCA: bump, OriginCA: q.CA})
-	proxy, _ := url.Parse(squid.URL)
-	noRedirect := &http.Client{
-		Transport:     &http.Transport{Proxy: http.ProxyURL(proxy), TLSClientConfig: &tls.Config{RootCAs: bump.Pool()}},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	h, data := q.RandomBlob(1000)
+// Through a bumping Squid, for each flavor: the registry answers a blob
+// GET with its redirect to a signed CDN URL of the shape the registries
+// table names (quay's differs every time), the CDN serves it, and a
+// tampered or expired one gets 403.
+func TestFlavorsThroughSquid(t *testing.T) {
+	for _, f := range Flavors {
+		t.Run(f.Name, func(t *testing.T) {
+			q := StartFlavor(t, map[string]string{"alice": "pw"}, f)
+			bump := pkitest.NewCA(t, "squid bump CA")
+			squid := squidtest.Start(t, squidtest.Options{Hosts: q.Hosts, BumpCA: bump, OriginCA: q.CA})
+			proxy, _ := url.Parse(squid.URL)
+			noRedirect := &http.Client{
+				Transport:     &http.Transport{Proxy: http.ProxyURL(proxy), TLSClientConfig: &tls.Config{RootCAs: bump.Pool()}},
+				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+			}
+			h, data := q.RandomBlob(1000)
 
-	// Anonymous token for a public repository.
-	resp, err := noRedirect.Get("https://" + q.Registry + "/v2/auth?service=quay.test&scope=repository:org/public:pull")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var token struct{ Token string }
-	json.NewDecoder(resp.Body).Decode(&token)
-	resp.Body.Close()
+			// Anonymous token for a public repository.
+			resp, err := noRedirect.Get(q.TokenURL("org/public"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var token struct{ Token string }
+			json.NewDecoder(resp.Body).Decode(&token)
+			resp.Body.Close()
 
-	var locations []string
-	for i := 0; i < 2; i++ {
-		req, _ := http.NewRequest("GET", "https://"+q.Registry+"/v2/org/public/blobs/"+h.String(), nil)
-		req.Header.Set("Authorization", "Bearer "+token.Token)
-		resp, err := noRedirect.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusFound {
-			t.Fatalf("blob GET: %s", resp.Status)
-		}
-		locations = append(locations, resp.Header.Get("Location"))
-	}
-	if locations[0] == locations[1] || !strings.Contains(locations[0], "X-Amz-Signature=") {
-		t.Errorf("redirects should differ and be signed: %q", locations)
-	}
-	resp, err = noRedirect.Get(locations[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !bytes.Equal(got, data) {
-		t.Errorf("CDN: %s, %d bytes", resp.Status, len(got))
-	}
-	tampered := strings.Replace(locations[1], "X-Amz-Signature=", "X-Amz-Signature=0", 1)
-	if resp, err := noRedirect.Get(tampered); err != nil || resp.StatusCode != http.StatusForbidden {
-		t.Errorf("tampered signature: %v %v", resp.Status, err)
+			var locations []string
+			for range 2 {
+				req, _ := http.NewRequest("GET", "https://"+q.Registry+"/v2/org/public/blobs/"+h.String(), nil)
+				req.Header.Set("Authorization", "Bearer "+token.Token)
+				resp, err := noRedirect.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != f.Redirect {
+					t.Fatalf("blob GET: %s, want %d", resp.Status, f.Redirect)
+				}
+				locations = append(locations, resp.Header.Get("Location"))
+			}
+			pattern := regexp.MustCompile(f.CDNPattern())
+			if u, _ := url.Parse(locations[0]); u == nil || u.RawQuery == "" || !pattern.MatchString(strings.Split(locations[0], "?")[0]) {
+				t.Errorf("redirect %q is not a signed URL of the table's shape %s", locations[0], pattern)
+			}
+			if f.style == s3Style && locations[0] == locations[1] {
+				t.Errorf("quay's redirects should differ: %q", locations)
+			}
+			resp, err = noRedirect.Get(locations[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !bytes.Equal(got, data) {
+				t.Errorf("CDN: %s, %d bytes", resp.Status, len(got))
+			}
+			sig := signatureParam[f.style] + "="
+			tampered := strings.Replace(locations[1], sig, sig+"0", 1)
+			expired := q.SignedURL(h, time.Hour)
+			for _, bad := range []string{tampered, expired} {
+				if resp, err := noRedirect.Get(bad); err != nil || resp.StatusCode != http.StatusForbidden {
+					t.Errorf("%s: %v %v", bad, resp.Status, err)
+				}
+			}
+		})
 	}
 }

@@ -35,6 +35,7 @@ type Env struct {
 // emulation whose repositories are all public.
 type Options struct {
 	Users   map[string]string      // may pull the private repositories
+	Flavor  quaytest.Flavor        // the registry emulated; quay's when zero
 	Private []string               // repositories that need credentials, such as "org/private"
 	StoreID string                 // a store_id_program script for Squid (squidtest.Options.StoreID)
 	Extra   []string               // more squid.conf lines (squidtest.Options.Extra)
@@ -45,7 +46,11 @@ type Options struct {
 // follows Squid's access log.
 func Start(t testing.TB, o Options) *Env {
 	t.Helper()
-	e := &Env{Quay: quaytest.Start(t, o.Users), Bump: pkitest.NewCA(t, "squid bump CA")}
+	flavor := o.Flavor
+	if flavor.Name == "" {
+		flavor = quaytest.QuayFlavor
+	}
+	e := &Env{Quay: quaytest.StartFlavor(t, o.Users, flavor), Bump: pkitest.NewCA(t, "squid bump CA")}
 	for _, repo := range o.Private {
 		e.Quay.MakePrivate(repo)
 	}

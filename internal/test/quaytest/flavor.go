@@ -1,0 +1,101 @@
+package quaytest
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/registries"
+)
+
+// A Flavor is how a registry and its CDN differ from quay's: host names,
+// where the token endpoint is, the redirect's status, where the CDN keeps
+// a blob and how it signs its URLs. Each follows the registries table's
+// row for it (registries/registries.go), whose sources it cites.
+type Flavor struct {
+	Name        string // the registries table's name
+	Registry    string // the registry's host name
+	CDN         string // its CDN's host name
+	TokenPath   string // the token endpoint on the registry host
+	Service     string // the token's service, as the challenge names it
+	Redirect    int    // the blob GET's status: 302 or 307
+	cdnPath     func(hex string) string
+	style       signStyle
+	cdnPattern  string // the table's pattern for the CDN, or quay's for quay.test
+	hostPattern string
+}
+
+// The flavors: quay.io's on test names (as the tests always ran), and
+// Docker Hub's and GHCR's on their real names, which the tests' hosts
+// files point at loopback addresses, so that the table's own patterns
+// (with the test's port) are what the helpers match.
+var (
+	QuayFlavor = Flavor{Name: "quay.io", Registry: RegistryName, CDN: CDNName, TokenPath: "/v2/auth", Service: "quay.test",
+		Redirect: http.StatusFound, cdnPath: quayPath, style: s3Style,
+		cdnPattern: `^https://cdn[0-9]*\.quay\.test/[^?#]+/sha256/[a-f0-9]{2}/[a-f0-9]{64}$`}
+	// Docker Hub: a 307 to CloudFront, signed with a canned policy. Its
+	// token endpoint is auth.docker.io; here it is on the registry host.
+	DockerHubFlavor = Flavor{Name: "docker.io", Registry: "registry-1.docker.io", CDN: "production.cloudfront.docker.com",
+		TokenPath: "/token", Service: "registry.docker.io", Redirect: http.StatusTemporaryRedirect,
+		cdnPath: func(hex string) string {
+			return fmt.Sprintf("/registry-v2/docker/registry/v2/blobs/sha256/%s/%s/data", hex[:2], hex)
+		}, style: cloudFrontStyle}
+	// GHCR: a 307 to Azure Blob storage, signed with a SAS.
+	GHCRFlavor = Flavor{Name: "ghcr.io", Registry: "ghcr.io", CDN: "pkg-containers.githubusercontent.com",
+		TokenPath: "/token", Service: "ghcr.io", Redirect: http.StatusTemporaryRedirect,
+		cdnPath: func(hex string) string { return "/ghcr1/blobs/sha256:" + hex }, style: sasStyle}
+)
+
+// Flavors are every flavor, for tests that run on each.
+var Flavors = []Flavor{QuayFlavor, DockerHubFlavor, GHCRFlavor}
+
+func quayPath(hex string) string {
+	return fmt.Sprintf("/quayio-production-s3/sha256/%s/%s", hex[:2], hex)
+}
+
+// CDNPattern is the flavor's CDN URL pattern as the helpers get it in
+// tests: the table's, with the test server's port after the host, and no
+// parentheses (Squid's config parser takes "name(" for a function).
+func (f Flavor) CDNPattern() string {
+	p := f.cdnPattern
+	if p == "" {
+		for _, r := range registries.Default {
+			if r.Name == f.Name {
+				p = r.CDNs[0].URL
+			}
+		}
+	}
+	rest := strings.TrimPrefix(p, "^https://")
+	i := strings.IndexByte(rest, '/')
+	return "^https://" + rest[:i] + ":[0-9]+" + rest[i:]
+}
+
+// CDNPatterns are every flavor's CDNPattern.
+func CDNPatterns() []string {
+	var out []string
+	for _, f := range Flavors {
+		out = append(out, f.CDNPattern())
+	}
+	return out
+}
+
+// blobHex finds the blob in a CDN path of any flavor.
+var blobHex = regexp.MustCompile(`sha256[:/](?:[a-f0-9]{2}/)?([a-f0-9]{64})(?:/data)?$`)
+
+func cdnBlob(path string) (string, bool) {
+	m := blobHex.FindStringSubmatch(path)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}
+
+// hash names a blob by its hex digest.
+func hash(hex string) v1.Hash { return v1.Hash{Algorithm: "sha256", Hex: hex} }
+
+// SignatureParam is the query parameter that carries the flavor's
+// signature.
+func (f Flavor) SignatureParam() string { return signatureParam[f.style] }
