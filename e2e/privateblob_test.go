@@ -35,6 +35,7 @@ import (
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/quaytest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/squidtest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/prober"
+	"github.com/squid-cache-exporter/squid-cache-exporter/traffic"
 )
 
 var update = flag.Bool("update", false, "rewrite the captured ICAP request in icap/testdata/")
@@ -52,8 +53,9 @@ var users = map[string]string{"alice": "alice-pw", "bob": "bob-pw"}
 
 type setup struct {
 	*testenv.Env
-	icap *capture
-	out  *testio.SyncBuffer // what the stack prints besides Squid's logs: the ICAP service's log, the prober's verdicts
+	traffic *traffic.Counter // Squid's access log counted with the built-in registries
+	icap    *capture
+	out     *testio.SyncBuffer // what the stack prints besides Squid's logs: the ICAP service's log, the prober's verdicts
 }
 
 // start runs the stack in front of the quay emulation; helpers false
@@ -85,7 +87,9 @@ func startFlavor(t testing.TB, f quaytest.Flavor, helpers bool, edit func(line s
 			}
 		}
 	}
-	s.Env = testenv.Start(t, testenv.Options{Users: users, Private: []string{"org/private"}, Extra: extra, Flavor: f})
+	s.traffic, _ = traffic.New(nil)
+	s.Env = testenv.Start(t, testenv.Options{Users: users, Private: []string{"org/private"}, Extra: extra, Flavor: f,
+		Tap: s.traffic.Observe})
 	t.Cleanup(func() { s.checkNoSecrets(t) }) // runs before Squid's directory goes
 	return s
 }
@@ -232,6 +236,20 @@ func testPrivateBlobIsShared(t *testing.T, f quaytest.Flavor) {
 	}
 	if f.Name == quaytest.QuayFlavor.Name {
 		s.icap.saveFixture(t)
+		return
+	}
+	// Docker Hub's and GHCR's emulations have their real CDN names: the
+	// traffic metrics count the CDN's deliveries under the registry.
+	var got traffic.BlobCount
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline) && got.Deliveries < 2; time.Sleep(20 * time.Millisecond) {
+		for _, b := range s.traffic.Blobs() { // the follower reads the log a moment after Squid writes it
+			if b.Registry == f.Name {
+				got = b
+			}
+		}
+	}
+	if got.Hits != 1 || got.Deliveries != 2 {
+		t.Errorf("%s blobs in the traffic metrics: %v hits of %v, want 1 of 2", f.Name, got.Hits, got.Deliveries)
 	}
 }
 
