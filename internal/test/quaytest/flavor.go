@@ -6,8 +6,6 @@ import (
 	"regexp"
 	"strings"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
 	"github.com/squid-cache-exporter/squid-cache-exporter/registries"
 )
 
@@ -16,16 +14,15 @@ import (
 // a blob and how it signs its URLs. Each follows the registries table's
 // row for it (registries/registries.go), whose sources it cites.
 type Flavor struct {
-	Name        string // the registries table's name
-	Registry    string // the registry's host name
-	CDN         string // its CDN's host name
-	TokenPath   string // the token endpoint on the registry host
-	Service     string // the token's service, as the challenge names it
-	Redirect    int    // the blob GET's status: 302 or 307
-	cdnPath     func(hex string) string
-	style       signStyle
-	cdnPattern  string // the table's pattern for the CDN, or quay's for quay.test
-	hostPattern string
+	Name       string // the registries table's name
+	Registry   string // the registry's host name
+	CDN        string // its CDN's host name
+	TokenPath  string // the token endpoint on the registry host
+	Service    string // the token's service, as the challenge names it
+	Redirect   int    // the blob GET's status: 302 or 307
+	cdnPath    func(hex string) string
+	style      signStyle
+	cdnPattern string // quay's for quay.test; empty: the table's
 }
 
 // The flavors: quay.io's on test names (as the tests always ran), and
@@ -92,9 +89,6 @@ func cdnBlob(path string) (string, bool) {
 	}
 	return m[1], true
 }
-
-// hash names a blob by its hex digest.
-func hash(hex string) v1.Hash { return v1.Hash{Algorithm: "sha256", Hex: hex} }
 
 // SignatureParam is the query parameter that carries the flavor's
 // signature.
