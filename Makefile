@@ -126,6 +126,18 @@ bench-sizing: test-deps
 bench-cache:
 	$(GO) test -run '^$$' -bench 'Stampede|CachedBlob|Range' -benchtime 1x -timeout 30m ./e2e/
 
+# What the access log costs, in one run (about 2 minutes, more while the
+# machine is busy: each measurement waits for a load average below 1.2):
+# allocations per line read (accesslog), then the binary's CPU per line at
+# 2,000 lines/s one per write over tcp:// and into a followed file, and its
+# bulk lines/s (cmd/squid-cache-exporter/costs_bench_test.go). With
+# KONFLUX_EXPORTER=/path/to/squid-per-site-exporter (konflux-ci/caching,
+# built outside this tree), its figures are printed beside ours.
+.PHONY: bench-costs
+bench-costs:
+	$(GO) test -run '^$$' -bench '^BenchmarkSteadyFeed$$' -benchtime 4000x ./accesslog/
+	BENCH_COSTS=1 $(GO) test -run '^$$' -bench '^BenchmarkCosts$$' -benchtime 1x -timeout 60m ./cmd/squid-cache-exporter/
+
 # Runs each fuzz target for FUZZTIME (the seed corpus already runs in make test).
 FUZZTIME ?= 30s
 FUZZ_PACKAGES := ./cachemgr ./accesslog ./storeid ./icap ./cdnurl ./internal/redact ./traffic

@@ -2,9 +2,11 @@ package accesslog
 
 import (
 	"context"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Hub receives log lines from a source (Follow, Receiver) and passes those
@@ -23,15 +25,62 @@ type Hub struct {
 	// keep e, and should not allocate: it runs at line rate.
 	Tap func(e *Entry)
 
-	wakeOnce sync.Once
-	wake     chan struct{}
+	// Sources read in batches; a watch that waits cuts that short.
+	// waiting counts the watches in Wait. When one starts to wait, nudge
+	// is closed (and made anew when a follower next asks for it), and the
+	// deadline of every receiver's connection moves to now.
+	waiting atomic.Int32
+	nudgeMu sync.Mutex
+	nudge   chan struct{}         // guarded by nudgeMu
+	readers map[net.Conn]struct{} // guarded by nudgeMu
 }
 
-// wakeups tells a polling source that a watch is waiting for lines now.
-func (h *Hub) wakeups() chan struct{} {
-	h.wakeOnce.Do(func() { h.wake = make(chan struct{}, 1) })
-	return h.wake
+// watched returns a channel that is closed when a watch next starts to
+// wait, and whether one is waiting now: a follower's. The channel is
+// taken first, so a watch that starts waiting in between is not missed.
+func (h *Hub) watched() (nudge <-chan struct{}, waiting bool) {
+	h.nudgeMu.Lock()
+	if h.nudge == nil {
+		h.nudge = make(chan struct{})
+	}
+	nudge = h.nudge
+	h.nudgeMu.Unlock()
+	return nudge, h.waiting.Load() > 0
 }
+
+// startWaiting says that a watch waits for lines, until stopWaiting.
+func (h *Hub) startWaiting() {
+	h.waiting.Add(1)
+	h.nudgeMu.Lock()
+	defer h.nudgeMu.Unlock()
+	if h.nudge != nil {
+		close(h.nudge)
+		h.nudge = nil
+	}
+	now := time.Now()
+	for c := range h.readers {
+		c.SetReadDeadline(now)
+	}
+}
+
+// addReader lets a watch that starts waiting cut a gathering read on c
+// short, until removeReader.
+func (h *Hub) addReader(c net.Conn) {
+	h.nudgeMu.Lock()
+	defer h.nudgeMu.Unlock()
+	if h.readers == nil {
+		h.readers = map[net.Conn]struct{}{}
+	}
+	h.readers[c] = struct{}{}
+}
+
+func (h *Hub) removeReader(c net.Conn) {
+	h.nudgeMu.Lock()
+	defer h.nudgeMu.Unlock()
+	delete(h.readers, c)
+}
+
+func (h *Hub) stopWaiting() { h.waiting.Add(-1) }
 
 // publish hands one line, without its newline, to the watches, parsing it
 // into e: the caller's, so that no line allocates. The hub keeps neither.
@@ -101,16 +150,15 @@ func (w *Watch) Records() []Record {
 }
 
 // Wait returns the records once done says they are enough, or what there
-// is when ctx ends, with ctx's error.
+// is when ctx ends, with ctx's error. While it waits, sources read as soon
+// as lines come rather than in batches.
 func (w *Watch) Wait(ctx context.Context, done func([]Record) bool) ([]Record, error) {
+	w.hub.startWaiting()
+	defer w.hub.stopWaiting()
 	for {
 		records := w.Records()
 		if done(records) {
 			return records, nil
-		}
-		select { // a follower reads now rather than at its next poll
-		case w.hub.wakeups() <- struct{}{}:
-		default:
 		}
 		select {
 		case <-w.changed:

@@ -41,6 +41,10 @@ type Receiver struct {
 	// IdleTimeout closes a connection that has sent nothing for so long;
 	// 0 is DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// ReadInterval is how long lines gather in a connection between
+	// reads, unless 32 KiB come first; 0 is DefaultReadInterval. While a
+	// watch waits, lines are read as they come.
+	ReadInterval time.Duration
 	// TokenFile, when set, holds a token that Squid writes at start and
 	// puts, with a space, before every line (logformat squid_probe TOKEN
 	// ...): a peer that shares the loopback but not the file cannot forge
@@ -117,7 +121,9 @@ func (r *Receiver) count(reason string) {
 
 // read publishes the lines of one connection. It waits for the first bytes
 // with a one-byte buffer, so that a connection that only idles costs its
-// goroutine and little else.
+// goroutine and little else. Squid sends each line in its own write, and
+// a read per line would cost a wakeup per line: after those first bytes,
+// lines gather for ReadInterval between reads (gatherer).
 func (r *Receiver) read(conn net.Conn) {
 	defer conn.Close()
 	prefix, ok := r.linePrefix(conn)
@@ -131,21 +137,29 @@ func (r *Receiver) read(conn net.Conn) {
 	lines := newSplitter(r.Hub, echo)
 	lines.require = prefix
 	idle := cmp.Or(r.IdleTimeout, DefaultIdleTimeout)
+	g := newGatherer(conn, r.Hub, cmp.Or(r.ReadInterval, DefaultReadInterval), idle)
+	defer g.stop()
 	chunk := make([]byte, 1)
 	for {
-		conn.SetReadDeadline(time.Now().Add(idle))
+		g.arm(time.Now())
 		n, err := conn.Read(chunk)
 		lines.feed(chunk[:n])
 		if lines.refused {
 			r.refuseLine(conn)
 			return
 		}
+		now := time.Now()
+		g.read(n, now)
 		if err != nil {
+			if g.due(err, now) {
+				continue
+			}
 			r.ended(conn, err, idle)
 			return
 		}
 		if len(chunk) < readChunk {
 			chunk = make([]byte, readChunk)
+			g.start()
 		}
 	}
 }
