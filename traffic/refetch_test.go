@@ -127,8 +127,17 @@ func TestRefetchesThroughARealSquid(t *testing.T) {
 	for testutil.ToFloat64(c.requests[other][Blob][Hit])+testutil.ToFloat64(c.requests[other][Blob][Miss]) < 5 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if got := refetchCounts(c); got != [numReasons]float64{concurrent: 1, neverHit: 1} {
-		t.Errorf("refetches %v, want one concurrent and one never_hit", got)
+	want := [numReasons]float64{concurrent: 1, neverHit: 1}
+	got := refetchCounts(c)
+	if squidtest.Workers(t) > 1 && got[concurrent] == 2 {
+		// With SMP workers the stored blob's second GET may reach the
+		// worker that did not fetch it before the shared memory cache has
+		// it: a second fetch right after the first, which is what
+		// concurrent counts.
+		want[concurrent] = 2
+	}
+	if got != want {
+		t.Errorf("refetches %v, want %v: concurrent, evicted, never_hit", got, want)
 	}
 	if got, want := testutil.ToFloat64(c.originBytes[other]), testutil.ToFloat64(c.bytes[other][Blob][Miss]); got != want || got == 0 {
 		t.Errorf("origin bytes %v, blob miss bytes %v", got, want)
