@@ -632,6 +632,10 @@ if k -n monitoring get service prometheus >/dev/null 2>&1; then
   # The probe's own view of the pulls, per replica and target.
   [[ $probes == 6 ]] && ok "Prometheus: squid_probe_success, _cache_hit and _digest_match are 1 for 3 targets on 2 replicas" || fail "Prometheus: probe verdicts passing: $probes of 6"
   [[ $rules == "$nwant" ]] && ok "Prometheus: all $nwant alerts and recording rules of alerts/ loaded, health ok" || fail "Prometheus: $rules of $nwant rules loaded"
+  # The private target's leak check (on by default) ran on both replicas
+  # and got nothing of the blob without access.
+  tight=$(promq "count(squid_probe_private_blob_leaked{namespace=\"$NS\"} == 0)" | jq -r '.data.result[0].value[1] // 0')
+  [[ $tight == 2 ]] && ok "Prometheus: the private target's leak check ran on both replicas and leaked nothing (squid_probe_private_blob_leaked 0)" || fail "Prometheus: squid_probe_private_blob_leaked is 0 on $tight of 2 replicas"
   hits=$(promq "sum(squid_probe_proxy_hits_total{namespace=\"$NS\"})" | jq -r '.data.result[0].value[1] // 0')
   [[ ${hits%.*} -gt 0 ]] && ok "Prometheus: the probe's pulls counted $hits hits in Squid" || fail "Prometheus: no probe hits counted"
   # The traffic metrics (Squid's access log) say what the pulls did. The
