@@ -72,6 +72,7 @@ func (p *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	landing := p.landing
+	// NewLandingPage rewrites the links it is given: each view gets a copy.
 	landing.Links = append([]web.LandingLinks(nil), p.landing.Links...)
 	landing.ExtraHTML = status.String()
 	h, err := web.NewLandingPage(landing)

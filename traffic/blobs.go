@@ -21,8 +21,8 @@ func (c *Counter) Blobs() []BlobCount {
 	out := make([]BlobCount, len(c.registries.names))
 	for r, name := range c.registries.names {
 		blobs := &c.requests[r][Blob]
-		out[r] = BlobCount{Registry: name, Hits: value(blobs[Hit]),
-			Deliveries: value(blobs[Hit]) + value(blobs[Revalidated]) + value(blobs[Miss])}
+		hits := value(blobs[Hit])
+		out[r] = BlobCount{Registry: name, Hits: hits, Deliveries: hits + value(blobs[Revalidated]) + value(blobs[Miss])}
 	}
 	return out
 }
