@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http/httptrace"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,36 +56,62 @@ func EnabledReports() []string {
 
 var (
 	upDesc = prometheus.NewDesc(namespace+"_up",
-		"1 when every enabled cache manager report was read, 0 otherwise.", nil, nil)
+		"1 when every enabled cache manager report's last read succeeded, 0 otherwise.", nil, nil)
 	reportDurationDesc = prometheus.NewDesc(namespace+"_exporter_report_duration_seconds",
-		"Time to fetch and parse one cache manager report.", []string{"report"}, nil)
+		"Time the report's last read took to fetch and parse.", []string{"report"}, nil)
 	reportSuccessDesc = prometheus.NewDesc(namespace+"_exporter_report_success",
-		"1 when the report was fetched and parsed, 0 otherwise.", []string{"report"}, nil)
+		"1 when the report's last read was fetched and parsed, 0 otherwise.", []string{"report"}, nil)
+	reportAgeDesc = prometheus.NewDesc(namespace+"_exporter_report_age_seconds",
+		"Seconds since the report's metrics were read from Squid: about 0 when read by this scrape, up to "+
+			"--collector.slow-interval for the reports other than counters.", []string{"report"}, nil)
 	managerRequestsDesc = prometheus.NewDesc(namespace+"_exporter_manager_requests_total",
 		"Requests this exporter sent to the cache manager. Squid counts each as a client request (a miss), "+
 			"so subtract this from squid_client_http_requests_total for an honest hit ratio.", nil, nil)
 )
 
-// countersReport is read before the others: see readCountersFirst.
+// countersReport is read before the others (see readCountersFirst), and
+// at every scrape: its counters are what rates are made of.
 const countersReport = "counters"
+
+// Config is what a Squid collector reads, and how often.
+type Config struct {
+	Reports []string // the reports to read
+	// SlowInterval is how often the reports other than counters are read:
+	// at most once per interval, their last reading exported in between
+	// (see slow.go). 0 reads every report at every scrape.
+	SlowInterval time.Duration
+}
+
+// FlagConfig is the Config the command line asks for.
+func FlagConfig() Config {
+	return Config{Reports: EnabledReports(), SlowInterval: *slowInterval}
+}
 
 // Squid collects the enabled reports of one Squid.
 type Squid struct {
 	client   *cachemgr.Client
 	counters bool     // counters is enabled
 	others   []string // the other enabled reports
+	slow     *slowReports
 	logger   log.Logger
 }
 
-// New returns a collector for the given reports; an unknown name is an error.
-func New(client *cachemgr.Client, reports []string, logger log.Logger) (*Squid, error) {
-	for _, r := range reports {
+// New returns a collector for the configured reports; an unknown name is an
+// error.
+func New(client *cachemgr.Client, cfg Config, logger log.Logger) (*Squid, error) {
+	for _, r := range cfg.Reports {
 		if factories[r] == nil {
 			return nil, fmt.Errorf("unknown report %q", r)
 		}
 	}
-	others := slices.DeleteFunc(slices.Clone(reports), func(r string) bool { return r == countersReport })
-	return &Squid{client: client, counters: len(others) < len(reports), others: others, logger: logger}, nil
+	if cfg.SlowInterval < 0 {
+		return nil, fmt.Errorf("slow report interval %v is negative", cfg.SlowInterval)
+	}
+	others := slices.DeleteFunc(slices.Clone(cfg.Reports), func(r string) bool { return r == countersReport })
+	return &Squid{
+		client: client, counters: len(others) < len(cfg.Reports), others: others,
+		slow: newSlowReports(cfg.SlowInterval), logger: logger,
+	}, nil
 }
 
 // Scrape returns a prometheus.Collector whose fetches are bounded by ctx,
@@ -95,42 +122,28 @@ func (s *Squid) Scrape(ctx context.Context) prometheus.Collector {
 
 type scrape struct {
 	*Squid
-	ctx    context.Context
-	memory *memoryChoice // set by Collect, for each collection
+	ctx context.Context
 }
 
 // Describe sends nothing: the metrics depend on what Squid reports, so this
 // is an unchecked collector.
 func (scrape) Describe(chan<- *prometheus.Desc) {}
 
-// Collect fetches all reports at once: a scrape then costs about as much as
-// its slowest report rather than their sum. The counters report goes
-// first, and the others only once its request is on the wire.
+// Collect reads the reports that are due and reuses the slow reports'
+// last readings, unless the counters say Squid restarted or cannot be
+// read: then those are read again too, so a scrape never shows a reading
+// of a Squid that is gone.
 func (s scrape) Collect(ch chan<- prometheus.Metric) {
-	s.memory = &memoryChoice{}
-	reports := s.reports()
-	errs := make([]error, len(reports))
-	var wg sync.WaitGroup
-	for i, report := range reports {
-		read := func(ctx context.Context) { errs[i] = s.collectReport(ctx, report, ch) }
-		if report == countersReport {
-			s.readCountersFirst(&wg, read) // returns once its request is on the wire
-			continue
-		}
-		wg.Go(func() { read(s.ctx) })
+	due, kept := s.slow.plan(s.reports(), time.Now())
+	got := s.read(due)
+	if len(kept) > 0 && !s.slow.sameSquid(got, s.counters) {
+		got = append(got, s.read(reportsOf(kept))...)
+		kept = nil
 	}
-	wg.Wait()
-	s.memory.send(ch)
-
-	up := 1.0
-	for i, report := range reports {
-		if err := errs[i]; err != nil {
-			up = 0
-			level.Error(s.logger).Log("msg", "cannot read cache manager report", "report", report, "err", err)
-		}
-	}
-	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, up)
-	ch <- prometheus.MustNewConstMetric(managerRequestsDesc, prometheus.CounterValue, float64(s.client.Requests()))
+	s.slow.remember(got)
+	readings := append(got, kept...)
+	slices.SortFunc(readings, func(a, b reading) int { return strings.Compare(a.report, b.report) })
+	s.send(ch, readings)
 }
 
 // reports are the enabled reports, counters first.
@@ -139,6 +152,24 @@ func (s *Squid) reports() []string {
 		return append([]string{countersReport}, s.others...)
 	}
 	return s.others
+}
+
+// read fetches the reports at once: a scrape then costs about as much as
+// its slowest report rather than their sum. The counters report goes
+// first, and the others only once its request is on the wire.
+func (s scrape) read(reports []string) []reading {
+	got := make([]reading, len(reports))
+	var wg sync.WaitGroup
+	for i, report := range reports {
+		read := func(ctx context.Context) { got[i] = s.readReport(ctx, report) }
+		if report == countersReport {
+			s.readCountersFirst(&wg, read) // returns once its request is on the wire
+			continue
+		}
+		wg.Go(func() { read(s.ctx) })
+	}
+	wg.Wait()
+	return got
 }
 
 // readCountersFirst starts the counters report and returns once its
@@ -160,18 +191,67 @@ func (s scrape) readCountersFirst(wg *sync.WaitGroup, read func(context.Context)
 	<-sent
 }
 
-func (s scrape) collectReport(ctx context.Context, report string, ch chan<- prometheus.Metric) error {
+// readReport fetches one report and turns it into metrics.
+func (s scrape) readReport(ctx context.Context, report string) reading {
 	start := time.Now()
+	r := reading{report: report}
 	body, err := s.client.Fetch(ctx, report)
 	if err == nil {
 		rc := factories[report]()
-		if err = rc.Update(body, ch); err == nil {
-			s.memory.offer(rc)
+		r.metrics, err = collectMetrics(rc, body)
+		if err == nil {
+			r.memory = memoryOf(rc)
+			r.cpu = cpuOf(rc)
 		}
 	}
-	ch <- prometheus.MustNewConstMetric(reportDurationDesc, prometheus.GaugeValue, time.Since(start).Seconds(), report)
-	ch <- prometheus.MustNewConstMetric(reportSuccessDesc, prometheus.GaugeValue, boolFloat(err == nil), report)
-	return err
+	r.err, r.at = err, time.Now()
+	r.duration = r.at.Sub(start)
+	return r
+}
+
+// update runs a report collector and keeps what it sends: none of it when
+// it fails, as it parses the whole report before it sends anything.
+func collectMetrics(rc reportCollector, body []byte) ([]prometheus.Metric, error) {
+	ch := make(chan prometheus.Metric)
+	kept := make(chan []prometheus.Metric)
+	go func() {
+		var metrics []prometheus.Metric
+		for m := range ch {
+			metrics = append(metrics, m)
+		}
+		kept <- metrics
+	}()
+	err := rc.Update(body, ch)
+	close(ch)
+	metrics := <-kept
+	if err != nil {
+		return nil, err
+	}
+	return metrics, nil
+}
+
+// send exports the readings, each with its duration, success and age, and
+// Squid's up.
+func (s scrape) send(ch chan<- prometheus.Metric, readings []reading) {
+	memory := &memoryChoice{}
+	up := 1.0
+	for _, r := range readings {
+		for _, m := range r.metrics {
+			ch <- m
+		}
+		memory.offer(r.memory)
+		ch <- prometheus.MustNewConstMetric(reportDurationDesc, prometheus.GaugeValue, r.duration.Seconds(), r.report)
+		ch <- prometheus.MustNewConstMetric(reportSuccessDesc, prometheus.GaugeValue, boolFloat(r.err == nil), r.report)
+		if r.err != nil {
+			up = 0
+			level.Error(s.logger).Log("msg", "cannot read cache manager report", "report", r.report, "err", r.err)
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(reportAgeDesc, prometheus.GaugeValue, time.Since(r.at).Seconds(), r.report)
+	}
+	memory.send(ch)
+	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, up)
+	ch <- prometheus.MustNewConstMetric(managerRequestsDesc, prometheus.CounterValue, float64(s.client.Requests()))
 }
 
 func boolFloat(b bool) float64 {

@@ -42,14 +42,7 @@ func fakeManager(t *testing.T, files map[string]string) *httptest.Server {
 
 func scrapeOnce(t *testing.T, url string, reports []string) *prometheus.Registry {
 	t.Helper()
-	client, err := cachemgr.NewClient(url, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	squid, err := New(client, reports, log.NewNopLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
+	squid := newSquid(t, url, Config{Reports: reports})
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(squid.Scrape(context.Background()))
 	return reg
@@ -93,7 +86,7 @@ func TestCollectorGolden(t *testing.T) {
 }
 
 // compareGolden gathers once and compares everything but the report
-// durations, which vary, with the golden file.
+// durations and ages, which vary, with the golden file.
 func compareGolden(t *testing.T, reg *prometheus.Registry, golden string) {
 	t.Helper()
 	mfs, err := reg.Gather()
@@ -103,7 +96,7 @@ func compareGolden(t *testing.T, reg *prometheus.Registry, golden string) {
 	var names []string
 	var text strings.Builder
 	for _, mf := range mfs {
-		if mf.GetName() == "squid_exporter_report_duration_seconds" {
+		if n := mf.GetName(); n == "squid_exporter_report_duration_seconds" || n == "squid_exporter_report_age_seconds" {
 			continue
 		}
 		names = append(names, mf.GetName())
@@ -125,4 +118,18 @@ func compareGolden(t *testing.T, reg *prometheus.Registry, golden string) {
 	if err := testutil.GatherAndCompare(snapshot, want, names...); err != nil {
 		t.Error(err)
 	}
+}
+
+// newSquid is a collector of the Squid at url.
+func newSquid(t *testing.T, url string, cfg Config) *Squid {
+	t.Helper()
+	client, err := cachemgr.NewClient(url, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	squid, err := New(client, cfg, log.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return squid
 }

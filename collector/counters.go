@@ -7,7 +7,7 @@ import (
 )
 
 func init() {
-	registerCollector("counters", true, func() reportCollector { return countersCollector{} })
+	registerCollector("counters", true, func() reportCollector { return &countersCollector{} })
 }
 
 var (
@@ -34,13 +34,18 @@ var (
 	selectLoopsDesc     = newDesc("select_loops_total", "Turns of Squid's event loop.")
 )
 
-type countersCollector struct{}
+// countersCollector keeps Squid's CPU time, which only grows while one
+// Squid runs: the scrape tells a restart by it (see slow.go).
+type countersCollector struct {
+	cpuSeconds float64
+}
 
-func (countersCollector) Update(report []byte, ch chan<- prometheus.Metric) error {
+func (cc *countersCollector) Update(report []byte, ch chan<- prometheus.Metric) error {
 	c, err := cachemgr.ParseCounters(report)
 	if err != nil {
 		return err
 	}
+	cc.cpuSeconds = c.CPUSeconds
 	const ct = prometheus.CounterValue
 	send(ch, clientRequestsDesc, ct, c.Client.Requests)
 	send(ch, clientHitsDesc, ct, c.ClientHits)

@@ -1,8 +1,6 @@
 package collector
 
 import (
-	"sync"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/cachemgr"
@@ -25,33 +23,28 @@ type memorySource interface {
 	memoryCache() *cachemgr.MemoryCache
 }
 
-// memoryChoice keeps the best memory cache size the scrape's reports
+// memoryOf is the memory cache's size a report collector read, or nil.
+func memoryOf(rc reportCollector) *cachemgr.MemoryCache {
+	if src, ok := rc.(memorySource); ok {
+		return src.memoryCache()
+	}
+	return nil
+}
+
+// memoryChoice keeps the best memory cache size the scrape's readings
 // offered: an exact one over a derived one.
 type memoryChoice struct {
-	mu   sync.Mutex
 	best *cachemgr.MemoryCache
 }
 
-// offer considers what a report collector read, once its Update succeeded.
-func (c *memoryChoice) offer(rc reportCollector) {
-	src, ok := rc.(memorySource)
-	if !ok {
-		return
-	}
-	m := src.memoryCache()
-	if m == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.best == nil || m.Exact && !c.best.Exact {
+// offer considers a reading's memory cache size, nil when it had none.
+func (c *memoryChoice) offer(m *cachemgr.MemoryCache) {
+	if m != nil && (c.best == nil || m.Exact && !c.best.Exact) {
 		c.best = m
 	}
 }
 
 func (c *memoryChoice) send(ch chan<- prometheus.Metric) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.best == nil {
 		return
 	}

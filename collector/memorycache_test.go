@@ -27,13 +27,13 @@ func TestMemoryChoicePrefersExact(t *testing.T) {
 		{"info, then storedir", []reportCollector{fixedMemory{derived}, fixedMemory{exact}}, 96 << 10, 16 << 20},
 		{"storedir, then info", []reportCollector{fixedMemory{exact}, fixedMemory{derived}}, 96 << 10, 16 << 20},
 		{"storedir without a shared memory cache", []reportCollector{fixedMemory{nil}, fixedMemory{derived}}, 316 << 10, 32358400},
-		{"a report that knows nothing of memory", []reportCollector{countersCollector{}, fixedMemory{derived}}, 316 << 10, 32358400},
+		{"a report that knows nothing of memory", []reportCollector{&countersCollector{}, fixedMemory{derived}}, 316 << 10, 32358400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &memoryChoice{}
 			for _, o := range tt.offers {
-				c.offer(o)
+				c.offer(memoryOf(o))
 			}
 			ch := make(chan prometheus.Metric, 2)
 			c.send(ch)

@@ -223,7 +223,7 @@ func startStack(t *testing.T) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	squidCollector, err := collector.New(client, []string{"counters", "info", "service_times", "store_id", "storedir"}, logger)
+	squidCollector, err := collector.New(client, collector.Config{Reports: []string{"counters", "info", "service_times", "store_id", "storedir"}}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func startExporter(t *testing.T, squidURL, password string, timeout time.Duratio
 	if err != nil {
 		t.Fatal(err)
 	}
-	squid, err := collector.New(client, reports, logger)
+	squid, err := collector.New(client, collector.Config{Reports: reports}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,9 @@ func BenchmarkCosts(b *testing.B) {
 	if c.peer != "" {
 		b.Run("bulk/pipe/konflux", func(b *testing.B) { c.bulkPeer(b) })
 	}
+	c.scrapeCosts(b)
 	c.print()
+	c.printScrapes()
 }
 
 const (
@@ -70,6 +72,7 @@ type costBench struct {
 	maxLoad    float64
 	loadWait   time.Duration
 	rows       []costRow
+	scrapes    []scrapeRow
 }
 
 // costRow is one measurement.
