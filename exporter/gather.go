@@ -16,9 +16,18 @@ import (
 // its checks are kept for when a name is in both, or a registry failed.
 type disjoint [2]prometheus.Gatherer
 
+// Gather gathers the two at once: the scrape's mostly waits for Squid's
+// answer, the exporter's mostly computes.
 func (g disjoint) Gather() ([]*dto.MetricFamily, error) {
+	var b []*dto.MetricFamily
+	var errB error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b, errB = g[1].Gather()
+	}()
 	a, errA := g[0].Gather()
-	b, errB := g[1].Gather()
+	<-done
 	if errA != nil || errB != nil || overlap(a, b) {
 		return prometheus.Gatherers{gathered(a, errA), gathered(b, errB)}.Gather()
 	}
