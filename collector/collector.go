@@ -209,7 +209,7 @@ func (s scrape) readReport(ctx context.Context, report string) reading {
 	return r
 }
 
-// update runs a report collector and keeps what it sends: none of it when
+// collectMetrics runs a report collector and keeps what it sends: none of it when
 // it fails, as it parses the whole report before it sends anything.
 func collectMetrics(rc reportCollector, body []byte) ([]prometheus.Metric, error) {
 	ch := make(chan prometheus.Metric)
