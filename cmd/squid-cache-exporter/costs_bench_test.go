@@ -502,19 +502,7 @@ func (p *costProcess) waitEchoed(b *testing.B, n int) {
 // /proc/PID/stat (10 ms, the ended threads included) decide: cpuTime
 // returns whichever is larger.
 func cpuTime(b *testing.B, pid int) time.Duration {
-	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
-	if err != nil || len(tasks) == 0 {
-		b.Fatalf("no threads of %d: %v", pid, err)
-	}
-	var ns int64
-	for _, task := range tasks {
-		text, err := os.ReadFile(task)
-		if err != nil {
-			continue // the thread ended
-		}
-		n, _ := strconv.ParseInt(strings.Fields(string(text))[0], 10, 64)
-		ns += n
-	}
+	threads := squidtest.ThreadsCPU(fmt.Sprintf("/proc/%d", pid))
 	text, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		b.Fatal(err)
@@ -524,7 +512,7 @@ func cpuTime(b *testing.B, pid int) time.Duration {
 	fields := strings.Fields(string(text[bytes.LastIndexByte(text, ')')+1:]))
 	utime, _ := strconv.ParseInt(fields[11], 10, 64)
 	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	return max(time.Duration(ns), time.Duration(utime+stime)*time.Second/clockTicks)
+	return max(threads, time.Duration(utime+stime)*time.Second/clockTicks)
 }
 
 // clockTicks is USER_HZ, 100 on Linux on every architecture Go supports.

@@ -31,8 +31,9 @@ import (
 func serve(o options, logger log.Logger, slogger *slog.Logger) int {
 	client, err := managerClient(o)
 	var squid *collector.Squid
+	reports := collector.FlagConfig()
 	if err == nil {
-		squid, err = collector.New(client, collector.FlagConfig(), logger)
+		squid, err = collector.New(client, reports, logger)
 	}
 	if err != nil {
 		level.Error(logger).Log("msg", "cannot set up the exporter", "err", err)
@@ -71,7 +72,7 @@ func serve(o options, logger log.Logger, slogger *slog.Logger) int {
 	}
 
 	level.Info(logger).Log("msg", "starting "+program, "version", version.Info(), "squid", redact.URL(o.squidAddress),
-		"reports", strings.Join(collector.EnabledReports(), ","), "slow_interval", collector.FlagConfig().SlowInterval, "password", o.passwordFile != "", "access_log", feed != nil, "probe_config", o.probe.config)
+		"reports", strings.Join(reports.Reports, ","), "slow_interval", reports.SlowInterval, "password", o.passwordFile != "", "access_log", feed != nil, "probe_config", o.probe.config)
 	// The address comes from o.web; timeouts bound slow and idle clients.
 	if err := web.ListenAndServe(webserver.New("", nil, slogger), o.web, slogger); err != nil {
 		level.Error(logger).Log("msg", "server stopped", "err", err)

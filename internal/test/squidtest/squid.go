@@ -434,14 +434,15 @@ func (s *Squid) CPUTime() time.Duration {
 		if len(fields) < 3 || fields[2] != pid {
 			continue
 		}
-		total += threadsCPU(filepath.Dir(f))
+		total += ThreadsCPU(filepath.Dir(f))
 	}
 	return total
 }
 
-// threadsCPU sums the time on a CPU of the threads of the process whose
-// /proc directory is dir.
-func threadsCPU(dir string) time.Duration {
+// ThreadsCPU sums the time on a CPU of the threads of the process whose
+// /proc directory is dir (/proc/PID/task/*/schedstat, in nanoseconds); a
+// thread that ended is not in it.
+func ThreadsCPU(dir string) time.Duration {
 	tasks, _ := filepath.Glob(filepath.Join(dir, "task", "*", "schedstat"))
 	var ns int64
 	for _, task := range tasks {
