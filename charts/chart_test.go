@@ -165,6 +165,9 @@ func TestSquidConfParses(t *testing.T) {
 		{"all features", allFeatures, nil},
 		{"private blobs, no cache_dir, deny others", nil, map[string]any{
 			"privateBlobs.enabled": true, "squid.cacheDir.enabled": false, "squid.otherDomains": "deny"}},
+		{"self-serving registries", nil, map[string]any{
+			"privateBlobs.selfServingRegistries": []any{"harbor.example.com", "registry.example.com:5000"},
+			"squid.cachedDomains":                []any{"quay.io", "harbor.example.com", "registry.example.com"}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			objs := objects(t, mustRender(t, c.files, c.sets))

@@ -167,6 +167,7 @@ var changed = map[string]any{
 	"ca.certManager.issuerRef":             map[string]any{"name": "x", "kind": "ClusterIssuer"},
 	"privateBlobs.urlPatterns":             []any{"^https://cdn[.]example/.+$"},
 	"privateBlobs.extraCDNDomains":         []any{`^cdn\.example$`},
+	"privateBlobs.selfServingRegistries":   []any{"harbor.example.com", "registry.example.com:5000"},
 	"privateBlobs.icapResources":           map[string]any{"limits": map[string]any{"memory": "32Mi"}},
 	"exporter.image.digest":                "sha256:" + strings.Repeat("cd", 32),
 	"exporter.logLevel":                    "warn",

@@ -172,7 +172,7 @@ func leaked(status int, body, blob []byte) bool {
 // spelling, once the blob is cached: Squid refuses each, and none reaches
 // the shared entry.
 func TestSharedKeyCannotBeRequested(t *testing.T) {
-	forEachFlavor(t, func(t *testing.T, f quaytest.Flavor) {
+	forEachSharingFlavor(t, func(t *testing.T, f quaytest.Flavor) {
 		s := startFlavor(t, f, true, nil)
 		h, data := s.Quay.RandomBlob(64 << 10)
 		alice := s.client("alice", users["alice"])
@@ -198,6 +198,13 @@ func forEachFlavor(t *testing.T, test func(t *testing.T, f quaytest.Flavor)) {
 	for _, f := range quaytest.Flavors {
 		t.Run(f.Name, func(t *testing.T) { test(t, f) })
 	}
+}
+
+// forEachSharingFlavor is forEachFlavor and a registry that serves its
+// private blobs itself.
+func forEachSharingFlavor(t *testing.T, test func(t *testing.T, f quaytest.Flavor)) {
+	forEachFlavor(t, test)
+	t.Run(quaytest.SelfServingFlavor.Name, func(t *testing.T) { test(t, quaytest.SelfServingFlavor) })
 }
 
 // load is what a run of attackers under a fault did.
@@ -257,6 +264,9 @@ func (l *load) count(name string, status int, body, data []byte, err error) {
 // fails while 150 of them try at once: the store-ID helper overloaded (so
 // that Squid would bypass it), killed and restarted, the ICAP service
 // killed and back, Squid reconfigured. And authorized pulls still hit.
+//
+// On a registry that serves its blobs itself, the victim's URL is the
+// registry's blob URL, and the CDN's attacks go to the registry.
 func TestNoLeakUnderLoadAndFaults(t *testing.T) {
 	const clients = 150
 	faults := []struct {
@@ -282,7 +292,7 @@ func TestNoLeakUnderLoadAndFaults(t *testing.T) {
 		}},
 		{name: "Squid reconfigured", fault: func(t *testing.T, s *setup) { s.Squid.Reconfigure() }},
 	}
-	forEachFlavor(t, func(t *testing.T, flavor quaytest.Flavor) {
+	forEachSharingFlavor(t, func(t *testing.T, flavor quaytest.Flavor) {
 		for _, f := range faults {
 			t.Run(f.name, func(t *testing.T) {
 				s := startFlavor(t, flavor, true, f.edit)

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -77,10 +78,11 @@ func startEdited(t testing.TB, helpers bool, edit func(line string) string) *set
 func startFlavor(t testing.TB, f quaytest.Flavor, helpers bool, edit func(line string) string) *setup {
 	t.Helper()
 	s := &setup{out: &testio.SyncBuffer{}}
+	q := quaytest.StartFlavor(t, users, f)
 	var extra []string
 	if helpers {
-		s.icap = startICAP(t, s.out, f.CDNPattern())
-		extra = squidtest.PrivateBlobs(t, helperBinary, f.CDNPattern(), s.icap.addr)
+		s.icap = startICAP(t, s.out, f.CDNPattern(), selfServing(q)...)
+		extra = squidtest.PrivateBlobs(t, helperBinary, f.CDNPattern(), s.icap.addr, selfServing(q)...)
 		for i := range extra {
 			if edit != nil {
 				extra[i] = edit(extra[i])
@@ -88,7 +90,7 @@ func startFlavor(t testing.TB, f quaytest.Flavor, helpers bool, edit func(line s
 		}
 	}
 	s.traffic, _ = traffic.New(nil)
-	s.Env = testenv.Start(t, testenv.Options{Users: users, Private: []string{"org/private"}, Extra: extra, Flavor: f,
+	s.Env = testenv.Start(t, testenv.Options{Users: users, Private: []string{"org/private"}, Extra: extra, Quay: q,
 		Tap: s.traffic.Observe})
 	t.Cleanup(func() { s.checkNoSecrets(t) }) // runs before Squid's directory goes
 	return s
@@ -137,7 +139,11 @@ func (c *client) signedURL(t testing.TB, repo string, h v1.Hash) (string, string
 	if err != nil {
 		t.Fatalf("%s: %v", c.user, err)
 	}
-	req, _ := http.NewRequest(http.MethodGet, "https://"+c.s.Quay.Registry+"/v2/"+repo+"/blobs/"+h.String(), nil)
+	blobURL := "https://" + c.s.Quay.Registry + "/v2/" + repo + "/blobs/" + h.String()
+	if c.s.Quay.Flavor.SelfServing { // no redirect: the registry's URL is the blob's
+		return blobURL, token
+	}
+	req, _ := http.NewRequest(http.MethodGet, blobURL, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -208,7 +214,7 @@ func (s *setup) nextDelivery(t testing.TB, prefix string, n int) string {
 }
 
 func TestPrivateBlobIsSharedBetweenAuthorizedClients(t *testing.T) {
-	forEachFlavor(t, testPrivateBlobIsShared)
+	forEachSharingFlavor(t, testPrivateBlobIsShared)
 }
 
 func testPrivateBlobIsShared(t *testing.T, f quaytest.Flavor) {
@@ -222,7 +228,8 @@ func testPrivateBlobIsShared(t *testing.T, f quaytest.Flavor) {
 		t.Errorf("bob's pull: %s, want TCP_MEM_HIT", code)
 	}
 	// The check adds one round trip to the CDN per pull and nothing more:
-	// a miss is a check and a delivery, a hit is a check.
+	// a miss is a check and a delivery, a hit is a check. (A registry that
+	// serves its blobs: the same, a HEAD for a check.)
 	if n, checks := s.Quay.CDNGets(h), s.Quay.CDNChecks(h); n != 1 || checks != 2 {
 		t.Errorf("the CDN delivered the blob %d times and checked %d, want 1 and 2", n, checks)
 	}
@@ -234,8 +241,15 @@ func testPrivateBlobIsShared(t *testing.T, f quaytest.Flavor) {
 	if strings.Contains(readFile(s.Squid.CacheLog), "result=BH") {
 		t.Error("the store-ID helper was sent something it could not read (a CONNECT?): see cache.log")
 	}
-	if f.Name == quaytest.QuayFlavor.Name {
+	switch {
+	case f.Name == quaytest.QuayFlavor.Name:
 		s.icap.saveFixture(t)
+		return
+	case f.SelfServing: // the one change is the RESPMOD's
+		if s.icap.modified() != 1 {
+			t.Errorf("the RESPMOD service made %v answers storable, want 1", s.icap.modified())
+		}
+		s.icap.saveRespmod(t)
 		return
 	}
 	// Docker Hub's and GHCR's emulations have their real CDN names: the
@@ -327,10 +341,14 @@ type capture struct {
 	raw     map[net.Conn]*bytes.Buffer
 }
 
-func startICAP(t testing.TB, logs io.Writer, cdnPattern string) *capture {
+func startICAP(t testing.TB, logs io.Writer, cdnPattern string, selfServing ...string) *capture {
 	c := &capture{addr: "127.0.0.1:0", metrics: prometheus.NewRegistry(), raw: map[net.Conn]*bytes.Buffer{}}
 	urls, _ := cdnurl.New(cdnPattern)
-	c.server = &icap.Server{URLs: urls, Logger: log.NewLogfmtLogger(logs), Metrics: icap.NewMetrics(c.metrics)}
+	registries, err := cdnurl.NewRegistries(selfServing...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.server = &icap.Server{URLs: urls, Registries: registries, Logger: log.NewLogfmtLogger(logs), Metrics: icap.NewMetrics(c.metrics)}
 	c.revive(t)
 	t.Cleanup(c.kill)
 	return c
@@ -357,18 +375,20 @@ func (c *capture) kill() {
 	}
 }
 
+// modified is how many requests the service changed, REQMOD and RESPMOD.
 func (c *capture) modified() float64 {
 	mfs, _ := c.metrics.Gather()
+	n := 0.0
 	for _, mf := range mfs {
 		for _, m := range mf.GetMetric() {
 			for _, l := range m.GetLabel() {
 				if mf.GetName() == "squid_icap_requests_total" && l.GetValue() == "modified" {
-					return m.GetCounter().GetValue()
+					n += m.GetCounter().GetValue()
 				}
 			}
 		}
 	}
-	return 0
+	return n
 }
 
 // saveFixture writes the first REQMOD with an Authorization header that
@@ -395,6 +415,34 @@ func (c *capture) saveFixture(t testing.TB) {
 		}
 	}
 	t.Error("no REQMOD with Authorization was captured")
+}
+
+// saveRespmod writes the first RESPMOD Squid sent (its ICAP head, the
+// HTTP request and response heads, the zero preview), with -update.
+func (c *capture) saveRespmod(t testing.TB) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, buf := range c.raw {
+		_, rest, ok := strings.Cut(buf.String(), "RESPMOD ")
+		if !ok {
+			continue
+		}
+		rest = "RESPMOD " + rest
+		head, _, _ := strings.Cut(rest, "\r\n\r\n")
+		_, size, _ := strings.Cut(head, "res-body=")
+		size, _, _ = strings.Cut(size, "\r\n")
+		n, _ := strconv.Atoi(size)
+		end := len(head) + 4 + n
+		preview := strings.Index(rest[end:], "\r\n\r\n")
+		if n == 0 || preview < 0 {
+			continue
+		}
+		if *update {
+			os.WriteFile("../icap/testdata/squid-5.7-respmod.txt", []byte(rest[:end+preview+4]), 0o644)
+		}
+		return
+	}
+	t.Error("no RESPMOD with a body was captured")
 }
 
 type recordingListener struct {
@@ -486,17 +534,34 @@ func withoutHelpers(t testing.TB, f quaytest.Flavor) *setup { return startFlavor
 // query, checking nothing: a setup made to leak.
 func startLeaky(t testing.TB, f quaytest.Flavor) *setup {
 	t.Helper()
+	return startWithStoreID(t, f, stripAnyQuery)
+}
+
+// startWithStoreID is the stack with the snippet and the ICAP service,
+// and the store-ID helper script in place of ours.
+func startWithStoreID(t testing.TB, f quaytest.Flavor, script string) *setup {
+	t.Helper()
 	s := &setup{out: &testio.SyncBuffer{}}
-	s.icap = startICAP(t, s.out, f.CDNPattern())
+	q := quaytest.StartFlavor(t, users, f)
+	s.icap = startICAP(t, s.out, f.CDNPattern(), selfServing(q)...)
 	var extra []string
-	for _, line := range squidtest.PrivateBlobs(t, helperBinary, f.CDNPattern(), s.icap.addr) {
+	for _, line := range squidtest.PrivateBlobs(t, helperBinary, f.CDNPattern(), s.icap.addr, selfServing(q)...) {
 		if !strings.HasPrefix(line, "store_id_program ") && !strings.HasPrefix(line, "store_id_children ") {
 			extra = append(extra, line)
 		}
 	}
 	s.Env = testenv.Start(t, testenv.Options{Users: users, Private: []string{"org/private"}, Extra: extra,
-		StoreID: stripAnyQuery, Flavor: f})
+		StoreID: script, Quay: q})
 	return s
+}
+
+// selfServing names q's registry to the helpers when it serves its blobs
+// itself.
+func selfServing(q *quaytest.Quay) []string {
+	if q.Flavor.SelfServing {
+		return []string{q.Registry}
+	}
+	return nil
 }
 
 // stripAnyQuery is the naive store-ID helper for any CDN.

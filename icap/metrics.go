@@ -8,7 +8,7 @@ import (
 
 // Results of an ICAP request.
 const (
-	resultModified   = "modified"   // Authorization removed
+	resultModified   = "modified"   // REQMOD: Authorization removed; RESPMOD: made storable
 	resultUnmodified = "unmodified" // 204
 	resultOptions    = "options"
 	resultError      = "error"
@@ -33,13 +33,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	for _, r := range []string{resultModified, resultUnmodified, resultError} {
 		m.requests.WithLabelValues("REQMOD", r)
+		m.requests.WithLabelValues("RESPMOD", r)
 	}
 	reg.MustRegister(m.requests, m.duration)
 	return m
 }
 
 func (m *Metrics) observe(method, result string, took time.Duration) {
-	if method != "OPTIONS" && method != "REQMOD" {
+	if method != "OPTIONS" && method != "REQMOD" && method != "RESPMOD" {
 		method = "other"
 	}
 	m.requests.WithLabelValues(method, result).Inc()

@@ -22,7 +22,8 @@ type Request struct {
 	URI     string
 	Header  textproto.MIMEHeader
 	HTTPHdr []byte // the encapsulated HTTP request header block (req-hdr), as sent
-	HasBody bool   // a req-body follows, chunked
+	ResHdr  []byte // RESPMOD: the encapsulated HTTP response header block (res-hdr)
+	HasBody bool   // a req-body or res-body follows, chunked
 }
 
 // Bounds on what a client may send. Squid's heads are a few hundred bytes
@@ -58,35 +59,55 @@ func ReadRequest(r *bufio.Reader) (*Request, error) {
 		return nil, fmt.Errorf("bad ICAP header: %w", err)
 	}
 	req := &Request{Method: method, URI: uri, Header: header}
-	if method != "REQMOD" {
+	if method != "REQMOD" && method != "RESPMOD" {
 		return req, nil
 	}
 	parts, err := parseEncapsulated(header.Get("Encapsulated"))
 	if err != nil {
 		return nil, err
 	}
-	if len(parts) == 0 || parts[0].name != "req-hdr" || parts[0].offset != 0 || len(parts) != 2 {
-		return nil, fmt.Errorf("REQMOD needs Encapsulated: req-hdr=0 and one body part, got %.80q", header.Get("Encapsulated"))
+	if err := checkParts(method, parts, header.Get("Encapsulated")); err != nil {
+		return nil, err
 	}
-	size := parts[1].offset
-	if size > maxHeader {
-		return nil, fmt.Errorf("encapsulated header of %d bytes: %w", size, errTooLarge)
+	var blocks [][]byte
+	for i := 1; i < len(parts); i++ {
+		size := parts[i].offset - parts[i-1].offset
+		if parts[i].offset > maxHeader || size < 0 {
+			return nil, fmt.Errorf("encapsulated headers of %d bytes: %w", parts[i].offset, errTooLarge)
+		}
+		// Grown as bytes arrive, not reserved from the announced size: a
+		// client announcing 64 KiB and sending nothing holds no 64 KiB.
+		var hdr bytes.Buffer
+		if _, err := io.CopyN(&hdr, r, int64(size)); err != nil {
+			return nil, fmt.Errorf("reading the encapsulated %s: %w", parts[i-1].name, err)
+		}
+		blocks = append(blocks, hdr.Bytes())
 	}
-	// Grown as bytes arrive, not reserved from the announced size: a
-	// client announcing 64 KiB and sending nothing holds no 64 KiB.
-	var hdr bytes.Buffer
-	if _, err := io.CopyN(&hdr, r, int64(size)); err != nil {
-		return nil, fmt.Errorf("reading the encapsulated header: %w", err)
+	req.HTTPHdr = blocks[0]
+	if method == "RESPMOD" {
+		req.ResHdr = blocks[1]
 	}
-	req.HTTPHdr = hdr.Bytes()
-	switch parts[1].name {
-	case "null-body":
-	case "req-body":
-		req.HasBody = true
-	default:
-		return nil, fmt.Errorf("unexpected %.40q in a REQMOD", parts[1].name)
-	}
+	req.HasBody = parts[len(parts)-1].name != "null-body"
 	return req, nil
+}
+
+// checkParts holds Encapsulated to the shapes Squid sends: REQMOD
+// "req-hdr=0, null-body|req-body=N", RESPMOD "req-hdr=0, res-hdr=N,
+// null-body|res-body=M".
+func checkParts(method string, parts []part, field string) error {
+	want := []string{"req-hdr", "req-body"}
+	if method == "RESPMOD" {
+		want = []string{"req-hdr", "res-hdr", "res-body"}
+	}
+	if len(parts) != len(want) || parts[0].offset != 0 {
+		return fmt.Errorf("%s needs Encapsulated: %s=0 and %d more parts, got %.80q", method, want[0], len(want)-1, field)
+	}
+	for i, p := range parts {
+		if p.name != want[i] && (i < len(want)-1 || p.name != "null-body") {
+			return fmt.Errorf("unexpected %.40q in a %s", p.name, method)
+		}
+	}
+	return nil
 }
 
 // readHeader reads header fields up to the empty line that ends them,

@@ -34,11 +34,13 @@ const (
 	DefaultRequestTimeout = 30 * time.Second
 )
 
-// Server is the REQMOD service.
+// Server is the REQMOD service, and the RESPMOD one of registries that
+// serve their blobs themselves (respmod.go).
 type Server struct {
-	URLs    *cdnurl.Matcher
-	Logger  log.Logger
-	Metrics *Metrics
+	URLs       *cdnurl.Matcher
+	Registries *cdnurl.Registries // nil or empty: RESPMOD changes nothing
+	Logger     log.Logger
+	Metrics    *Metrics
 
 	// Bounds; zero means the default above.
 	MaxConns       int
@@ -116,8 +118,10 @@ func (s *Server) requestTimeout() time.Duration {
 func (s *Server) answer(r *bufio.Reader, w *bufio.Writer, req *Request) (string, error) {
 	switch req.Method {
 	case "OPTIONS":
-		writeOptions(w, s.maxConns())
+		writeOptions(w, req.URI, s.maxConns())
 		return resultOptions, nil
+	case "RESPMOD":
+		return s.answerRespmod(r, w, req)
 	case "REQMOD":
 	default:
 		writeStatus(w, 405, "Method Not Allowed")
@@ -153,24 +157,35 @@ func absoluteURL(target string, hdr []byte) string {
 	return "https://" + headerValue(hdr, "Host") + target
 }
 
-// writeNoChange answers 204 when the client allows it, and otherwise
-// returns the request header unchanged.
+// writeNoChange answers 204 when the client allows it (always after a
+// preview), and otherwise returns the message unchanged (it has no body).
 func writeNoChange(w *bufio.Writer, req *Request) error {
 	if strings.Contains(req.Header.Get("Allow"), "204") || req.HasBody {
 		fmt.Fprintf(w, "ICAP/1.0 204 No Content\r\nISTag: %s\r\nEncapsulated: null-body=0\r\n\r\n", ISTag)
 		return nil
+	}
+	if req.Method == "RESPMOD" {
+		fmt.Fprintf(w, "ICAP/1.0 200 OK\r\nISTag: %s\r\nEncapsulated: res-hdr=0, null-body=%d\r\n\r\n", ISTag, len(req.ResHdr))
+		_, err := w.Write(req.ResHdr)
+		return err
 	}
 	fmt.Fprintf(w, "ICAP/1.0 200 OK\r\nISTag: %s\r\nEncapsulated: req-hdr=0, null-body=%d\r\n\r\n", ISTag, len(req.HTTPHdr))
 	_, err := w.Write(req.HTTPHdr)
 	return err
 }
 
-// writeOptions says what the service does: REQMOD, a zero preview for every
-// request, 204 for no change, and the connections it accepts at most.
-func writeOptions(w *bufio.Writer, maxConns int) {
-	fmt.Fprintf(w, "ICAP/1.0 200 OK\r\nMethods: REQMOD\r\nService: squid-cache-exporter blob REQMOD\r\nISTag: %s\r\n"+
-		"Allow: 204\r\nPreview: 0\r\nTransfer-Preview: *\r\nOptions-TTL: 3600\r\nMax-Connections: %d\r\n"+
-		"Encapsulated: null-body=0\r\n\r\n", ISTag, maxConns)
+// writeOptions says what the service at uri does: REQMOD, or RESPMOD at a
+// URI ending in /respmod; a zero preview for every request, 204 for no
+// change, 206 (RESPMOD: new headers, the body as it came), and the
+// connections it accepts at most.
+func writeOptions(w *bufio.Writer, uri string, maxConns int) {
+	method, allow := "REQMOD", "204"
+	if strings.HasSuffix(uri, "/respmod") {
+		method, allow = "RESPMOD", "204, 206"
+	}
+	fmt.Fprintf(w, "ICAP/1.0 200 OK\r\nMethods: %s\r\nService: squid-cache-exporter blob %s\r\nISTag: %s\r\n"+
+		"Allow: %s\r\nPreview: 0\r\nTransfer-Preview: *\r\nOptions-TTL: 3600\r\nMax-Connections: %d\r\n"+
+		"Encapsulated: null-body=0\r\n\r\n", method, method, ISTag, allow, maxConns)
 }
 
 func writeStatus(w *bufio.Writer, code int, text string) {

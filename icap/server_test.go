@@ -19,8 +19,10 @@ const pattern = `^https://cdn[0-9]*\.quay\.test:[0-9]+/.+/sha256/.+/[a-f0-9]{64}
 
 // captured is a REQMOD the real Squid 5.7 sent for a client's CDN GET
 // (captured by the e2e tests with -update).
-func captured(t testing.TB) string {
-	b, err := os.ReadFile("testdata/squid-5.7-reqmod.txt")
+func captured(t testing.TB) string { return readFixture(t, "testdata/squid-5.7-reqmod.txt") }
+
+func readFixture(t testing.TB, path string) string {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +34,12 @@ func captured(t testing.TB) string {
 func exchange(t *testing.T, requests ...string) []string {
 	t.Helper()
 	urls, _ := cdnurl.New(pattern)
-	s := &Server{URLs: urls, Logger: log.NewNopLogger(), Metrics: NewMetrics(prometheus.NewRegistry())}
+	return exchangeWith(t, &Server{URLs: urls, Logger: log.NewNopLogger(), Metrics: NewMetrics(prometheus.NewRegistry())}, requests...)
+}
+
+// exchangeWith is exchange with the server s.
+func exchangeWith(t *testing.T, s *Server, requests ...string) []string {
+	t.Helper()
 	client, server := net.Pipe()
 	go s.serveConn(server)
 	defer client.Close()
@@ -49,6 +56,9 @@ func exchange(t *testing.T, requests ...string) []string {
 			body := make([]byte, n)
 			io.ReadFull(r, body)
 			head += string(body)
+			if strings.Contains(head, "res-body=") { // a 206: its last chunk
+				head += readHead(t, r)
+			}
 		}
 		out = append(out, head)
 	}
@@ -69,10 +79,14 @@ func readHead(t *testing.T, r *bufio.Reader) string {
 	}
 }
 
-// encapsulatedSize is the req-hdr length a response announces.
+// encapsulatedSize is the req-hdr or res-hdr length a response announces.
 func encapsulatedSize(head string) int {
 	for _, line := range strings.Split(head, "\r\n") {
-		if v, ok := strings.CutPrefix(line, "Encapsulated: req-hdr=0, null-body="); ok {
+		_, v, ok := strings.Cut(line, "Encapsulated: req-hdr=0, null-body=")
+		if !ok {
+			_, v, ok = strings.Cut(line, "Encapsulated: res-hdr=0, res-body=")
+		}
+		if ok {
 			n := 0
 			for _, c := range v {
 				n = n*10 + int(c-'0')
@@ -152,6 +166,7 @@ func FuzzReadRequest(f *testing.F) {
 	f.Add([]byte(captured(f)))
 	f.Add([]byte(reqmod("POST / HTTP/1.1\r\nHost: x\r\n\r\n", "req-body", "5\r\nhello\r\n0; ieof\r\n\r\n")))
 	f.Add([]byte("OPTIONS icap://x/reqmod ICAP/1.0\r\n\r\n"))
+	f.Add([]byte(capturedRespmod(f)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r := bufio.NewReader(bytes.NewReader(b))
 		req, err := ReadRequest(r)
@@ -163,5 +178,7 @@ func FuzzReadRequest(f *testing.F) {
 		}
 		requestLine(req.HTTPHdr)
 		withoutField(req.HTTPHdr, "Authorization")
+		statusCode(req.ResHdr)
+		withField(req.ResHdr, "Cache-Control", sharedCacheControl)
 	})
 }

@@ -28,3 +28,24 @@ func (c *Checker) Authorized(ctx context.Context, rawURL string) (bool, error) {
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusPartialContent, nil
 }
+
+// RegistryAuthorized reports whether the registry lets authorization read
+// the blob at rawURL: a HEAD of that very URL with that header, answered
+// 200. A redirect is no: a registry that redirects its blobs is a CDN row's.
+// The header goes to rawURL's own host (the caller checked it is a named
+// registry) and is not kept.
+func (c *Checker) RegistryAuthorized(ctx context.Context, rawURL, authorization string) (bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, rawURL, nil)
+	if err != nil {
+		return false, err
+	}
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	resp, err := c.Client.Do(req)
+	if err != nil {
+		return false, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK, nil
+}

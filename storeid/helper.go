@@ -16,11 +16,16 @@ import (
 
 // Helper answers Squid's store-ID requests.
 type Helper struct {
-	URLs    *cdnurl.Matcher
-	Check   func(ctx context.Context, rawURL string) (bool, error)
-	Timeout time.Duration // bound of one check
-	Logger  log.Logger
-	Metrics *Metrics
+	URLs  *cdnurl.Matcher
+	Check func(ctx context.Context, rawURL string) (bool, error)
+	// Registries serve their own private blobs; CheckRegistry asks the
+	// registry whether a client's Authorization may read one. Both nil:
+	// such requests are not matched.
+	Registries    *cdnurl.Registries
+	CheckRegistry func(ctx context.Context, rawURL, authorization string) (bool, error)
+	Timeout       time.Duration // bound of one check
+	Logger        log.Logger
+	Metrics       *Metrics
 
 	out sync.Mutex
 }
@@ -35,33 +40,38 @@ func (h *Helper) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 	lines.Buffer(make([]byte, 0, 16<<10), 1<<20)
 	for lines.Scan() {
 		req, err := ParseLine(lines.Text())
-		switch {
-		case err != nil:
+		if err != nil {
 			h.Metrics.observe(resultMalformed, 0)
 			h.write(out, req.reply(replyBH(err)))
-		default:
-			key, ok := h.URLs.SharedKey(req.URL)
-			if !ok {
-				h.Metrics.observe(resultNotMatching, 0)
-				h.write(out, req.reply(replyERR))
-				continue
-			}
-			wg.Go(func() { h.write(out, req.reply(h.decide(ctx, req.URL, key))) })
+			continue
 		}
+		if key, ok := h.URLs.SharedKey(req.URL); ok {
+			check := func(ctx context.Context) (bool, error) { return h.Check(ctx, req.URL) }
+			wg.Go(func() { h.write(out, req.reply(h.decide(ctx, req.URL, check, replyOK(key)))) })
+			continue
+		}
+		if key, ok := h.Registries.SharedKey(req.URL); ok && h.CheckRegistry != nil {
+			check := func(ctx context.Context) (bool, error) { return h.CheckRegistry(ctx, req.URL, req.Authorization) }
+			wg.Go(func() { h.write(out, req.reply(h.decide(ctx, req.URL, check, replyVerifiedByRegistry(key)))) })
+			continue
+		}
+		h.Metrics.observe(resultNotMatching, 0)
+		h.write(out, req.reply(replyERR))
 	}
 	return lines.Err()
 }
 
-// decide files a verified URL under the shared key, and anything else
-// under a key of its own that no client can ask for (see cdnurl). Neither
-// "ERR" nor the bare URL: with either, a refused request would be keyed on
-// a URL that other refused requests can send too.
-func (h *Helper) decide(ctx context.Context, rawURL, shared string) string {
+// decide answers verified when check says the origin authorized the
+// request, and otherwise files it under a key of its own that no client
+// can ask for (see cdnurl). Neither "ERR" nor the bare URL: with either, a
+// refused request would be keyed on a URL that other refused requests can
+// send too.
+func (h *Helper) decide(ctx context.Context, rawURL string, check func(context.Context) (bool, error), verified string) string {
 	ctx, cancel := context.WithTimeout(ctx, h.Timeout)
 	defer cancel()
 	start := time.Now()
 	h.Metrics.inFlight.Inc()
-	ok, err := h.Check(ctx, rawURL)
+	ok, err := check(ctx)
 	h.Metrics.inFlight.Dec()
 	took := time.Since(start)
 	switch {
@@ -71,7 +81,7 @@ func (h *Helper) decide(ctx context.Context, rawURL, shared string) string {
 		level.Warn(h.Logger).Log("msg", "authorization check failed", "url", redact.URL(rawURL), "err", redact.Error(err))
 	case ok:
 		h.Metrics.observe(resultVerified, took)
-		return replyOK(shared)
+		return verified
 	default:
 		h.Metrics.observe(resultDenied, took)
 	}

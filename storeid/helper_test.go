@@ -48,9 +48,19 @@ func fakeCDN(ctx context.Context, rawURL string) (bool, error) {
 	return strings.HasSuffix(rawURL, "good"), nil
 }
 
+// registryBlob is a blob of a registry that serves its blobs itself.
+var registryBlob = "https://registry.test:5000/v2/team/app/blobs/sha256:" + hex
+
+// fakeRegistry lets "Bearer good" read every blob.
+func fakeRegistry(_ context.Context, _, authorization string) (bool, error) {
+	return authorization == "Bearer good", nil
+}
+
 func newHelper(t *testing.T, timeout time.Duration) *Helper {
 	urls, _ := cdnurl.New()
-	return &Helper{URLs: urls, Check: fakeCDN, Timeout: timeout, Logger: log.NewNopLogger(), Metrics: NewMetrics(prometheus.NewRegistry())}
+	registries, _ := cdnurl.NewRegistries("registry.test:5000")
+	return &Helper{URLs: urls, Check: fakeCDN, Registries: registries, CheckRegistry: fakeRegistry,
+		Timeout: timeout, Logger: log.NewNopLogger(), Metrics: NewMetrics(prometheus.NewRegistry())}
 }
 
 func run(t *testing.T, h *Helper, input string) []string {
@@ -74,6 +84,18 @@ func TestHelperReplies(t *testing.T) {
 		{"failed check is filed apart", broken + "\n", []string{"OK store-id=" + cdnurl.UnverifiedKey(broken) + " unverified=1"}},
 		{"other URLs are left alone", "https://quay.io/v2/\n", []string{"ERR"}},
 		{"malformed lines get BH", "\n0\nnot-a-url extras\n", []string{`BH message="no URL"`, `0 BH message="no URL"`, `BH message="not a URL"`}},
+		{"a registry's blob, authorized by the registry", registryBlob + " authorization=Bearer%20good\n",
+			[]string{"OK store-id=" + shared + " verified=1"}},
+		{"the Authorization among Squid's default extras", registryBlob + " 127.0.0.1/- - GET authorization=Bearer%20good myip=127.0.0.1\n",
+			[]string{"OK store-id=" + shared + " verified=1"}},
+		{"a registry's blob, refused", registryBlob + " authorization=Bearer%20bad\n",
+			[]string{"OK store-id=" + cdnurl.UnverifiedKey(registryBlob) + " unverified=1"}},
+		{"a registry's blob without Authorization", registryBlob + " authorization=-\n",
+			[]string{"OK store-id=" + cdnurl.UnverifiedKey(registryBlob) + " unverified=1"}},
+		{"a registry's blob without extras", registryBlob + "\n",
+			[]string{"OK store-id=" + cdnurl.UnverifiedKey(registryBlob) + " unverified=1"}},
+		{"a registry not named", "https://other.test:5000/v2/app/blobs/sha256:" + hex + " authorization=Bearer%20good\n", []string{"ERR"}},
+		{"an Authorization that is not URL-encoded", registryBlob + " authorization=%zz\n", []string{`BH message="authorization extra is not URL-encoded"`}},
 		{"channel IDs come back", "0 " + signed + "\n1 https://quay.io/v2/\n2 " + tampered + "\n",
 			[]string{"0 OK store-id=" + shared, "1 ERR", "2 OK store-id=" + cdnurl.UnverifiedKey(tampered) + " unverified=1"}},
 	}

@@ -5,6 +5,7 @@ package storeid
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 )
 
@@ -14,7 +15,16 @@ import (
 type Request struct {
 	Channel string
 	URL     string
+	// Authorization is the client's header, from the extras field
+	// "authorization=<URL-encoded value>" (ExtrasFormat); empty when the
+	// request had none. It is a credential: used for one check, never
+	// kept, never logged.
+	Authorization string
 }
+
+// ExtrasFormat is the store_id_extras value that hands the helper the
+// client's Authorization, URL-encoded so that it stays one field.
+const ExtrasFormat = `authorization=%#{Authorization}>h`
 
 // ParseLine reads a request line, without its newline.
 func ParseLine(line string) (Request, error) {
@@ -26,9 +36,20 @@ func ParseLine(line string) (Request, error) {
 	if len(fields) == 0 {
 		return r, errors.New("no URL")
 	}
-	r.URL = fields[0] // the extras (client address, method, ...) are not needed
+	r.URL = fields[0]
 	if !strings.Contains(r.URL, "://") {
 		return r, errors.New("not a URL")
+	}
+	for _, f := range fields[1:] { // other extras (Squid's defaults) are not needed
+		v, ok := strings.CutPrefix(f, "authorization=")
+		if !ok || v == "-" || v == "" {
+			continue
+		}
+		auth, err := url.PathUnescape(v)
+		if err != nil {
+			return r, errors.New("authorization extra is not URL-encoded")
+		}
+		r.Authorization = auth
 	}
 	return r, nil
 }
@@ -60,6 +81,14 @@ func replyOK(storeID string) string { return "OK store-id=" + storeID }
 // such a response out of the cache and the cache's answers from it: a
 // later request for the same signed URL, expired by then, must ask the CDN.
 const UnverifiedNote = "unverified=1"
+
+// VerifiedNote marks a blob GET its own registry authorized for this
+// client (a self-serving registry): the ICAP RESPMOD service may then let
+// Squid store the registry's answer, which came to a request with
+// Authorization. A request without it is never made storable.
+const VerifiedNote = "verified=1"
+
+func replyVerifiedByRegistry(storeID string) string { return replyOK(storeID) + " " + VerifiedNote }
 
 func replyUnverified(storeID string) string { return replyOK(storeID) + " " + UnverifiedNote }
 

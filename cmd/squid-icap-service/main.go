@@ -1,6 +1,8 @@
 // Command squid-icap-service is an ICAP REQMOD service for Squid: it removes
 // Authorization from requests for CDN blob URLs, so that Squid may cache
-// their responses, and leaves every other request alone.
+// their responses, and leaves every other request alone. At /respmod it
+// makes storable the blobs that registries named by --self-serving-registry
+// serve themselves, for requests the store-ID helper verified.
 //
 //	icap_enable on
 //	icap_service blob_reqmod reqmod_precache icap://127.0.0.1:1344/reqmod bypass=off
@@ -29,6 +31,7 @@ func main() {
 	app := kingpin.New("squid-icap-service", "ICAP REQMOD service: drops Authorization from CDN blob requests so Squid may cache them.")
 	listen := app.Flag("icap.listen-address", "Address to serve ICAP on.").Default("127.0.0.1:1344").String()
 	patterns := app.Flag("url-pattern", "Regular expression of the CDN blob URLs (repeatable); replaces the CDNs of the built-in registries (quay.io, docker.io, ghcr.io).").Strings()
+	selfServing := app.Flag("self-serving-registry", "host[:port] of a registry that serves private blobs itself (repeatable): at /respmod, its 200s to verified blob GETs are made storable.").Strings()
 	metricsAddr := app.Flag("web.listen-address", "Serve metrics here. The default is the loopback only; a sidecar scraped by Prometheus sets :9302.").Default("127.0.0.1:9302").String()
 	logLevel := app.Flag("log.level", "debug, info, warn or error.").Default("info").Enum("debug", "info", "warn", "error")
 	logFormat := app.Flag("log.format", "logfmt or json.").Default("logfmt").Enum("logfmt", "json")
@@ -40,8 +43,12 @@ func main() {
 		os.Exit(2)
 	}
 	urls, err := cdnurl.New(*patterns...)
+	var registries *cdnurl.Registries
+	if err == nil {
+		registries, err = cdnurl.NewRegistries(*selfServing...)
+	}
 	if err != nil {
-		level.Error(logger).Log("msg", "bad --url-pattern", "err", err)
+		level.Error(logger).Log("msg", "bad flag", "err", err)
 		os.Exit(2)
 	}
 	l, err := net.Listen("tcp", *listen)
@@ -51,7 +58,7 @@ func main() {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	server := &icap.Server{URLs: urls, Logger: logger, Metrics: icap.NewMetrics(reg)}
+	server := &icap.Server{URLs: urls, Registries: registries, Logger: logger, Metrics: icap.NewMetrics(reg)}
 	go func() {
 		err := webserver.New(*metricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), slogger).ListenAndServe()
 		level.Error(logger).Log("msg", "metrics server stopped", "err", err)

@@ -31,6 +31,7 @@ import (
 func main() {
 	app := kingpin.New("squid-store-id-helper", "Squid store_id_program: one cache key for every authorized signed URL of a CDN blob.")
 	patterns := app.Flag("url-pattern", "Regular expression of the CDN blob URLs to share (repeatable); replaces the CDNs of the built-in registries (quay.io, docker.io, ghcr.io).").Strings()
+	selfServing := app.Flag("self-serving-registry", "host[:port] of a registry that serves private blobs itself (repeatable): its blob GETs are shared once a HEAD with the client's Authorization is answered 200. Needs store_id_extras "+storeid.ExtrasFormat+".").Strings()
 	caFile := app.Flag("ca-file", "PEM bundle to trust for the CDN, besides the system roots.").String()
 	hostsFile := app.Flag("hosts-file", "Resolve names from this hosts file first (Squid's hosts_file).").String()
 	timeout := app.Flag("check-timeout", "Longest an authorization check may take; past it the request is not shared.").Default("5s").Duration()
@@ -45,6 +46,10 @@ func main() {
 		os.Exit(2)
 	}
 	urls, err := cdnurl.New(*patterns...)
+	var registries *cdnurl.Registries
+	if err == nil {
+		registries, err = cdnurl.NewRegistries(*selfServing...)
+	}
 	checker := &storeid.Checker{}
 	if err == nil {
 		err = checkClient(*caFile, *hostsFile, *timeout, checker)
@@ -54,7 +59,8 @@ func main() {
 		os.Exit(2)
 	}
 	reg := prometheus.NewRegistry()
-	helper := &storeid.Helper{URLs: urls, Check: checker.Authorized, Timeout: *timeout, Logger: logger, Metrics: storeid.NewMetrics(reg)}
+	helper := &storeid.Helper{URLs: urls, Check: checker.Authorized, Registries: registries, CheckRegistry: checker.RegistryAuthorized,
+		Timeout: *timeout, Logger: logger, Metrics: storeid.NewMetrics(reg)}
 	if *metricsAddr != "" {
 		go func() {
 			err := webserver.New(*metricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), slogger).ListenAndServe()

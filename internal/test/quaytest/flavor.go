@@ -14,15 +14,19 @@ import (
 // a blob and how it signs its URLs. Each follows the registries table's
 // row for it (registries/registries.go), whose sources it cites.
 type Flavor struct {
-	Name       string // the registries table's name
-	Registry   string // the registry's host name
-	CDN        string // its CDN's host name
-	TokenPath  string // the token endpoint on the registry host
-	Service    string // the token's service, as the challenge names it
-	Redirect   int    // the blob GET's status: 302 or 307
-	cdnPath    func(hex string) string
-	style      signStyle
-	cdnPattern string // quay's for quay.test; empty: the table's
+	Name      string // the registries table's name
+	Registry  string // the registry's host name
+	CDN       string // its CDN's host name
+	TokenPath string // the token endpoint on the registry host
+	Service   string // the token's service, as the challenge names it
+	Redirect  int    // the blob GET's status: 302 or 307
+	// SelfServing: blob GETs are answered with the bytes, to the client's
+	// token, as a Harbor or a distribution registry does; no CDN. CDN is
+	// then the registry's own name, and "the CDN's" counts are its.
+	SelfServing bool
+	cdnPath     func(hex string) string
+	style       signStyle
+	cdnPattern  string // quay's for quay.test; empty: the table's
 }
 
 // The flavors: quay.io's on test names (as the tests always ran), and
@@ -45,6 +49,17 @@ var (
 		TokenPath: "/token", Service: "ghcr.io", Redirect: http.StatusTemporaryRedirect,
 		cdnPath: func(hex string) string { return "/ghcr1/blobs/sha256:" + hex }, style: sasStyle}
 )
+
+// SelfServingFlavor is a registry that serves its private blobs itself,
+// as Harbor does (token endpoint /service/token, blob GETs answered 200
+// with "Cache-Control: max-age=31536000", not public, as distribution's
+// blob server writes it). Its blob URL is no CDN's: the CDN pattern the
+// helpers get matches nothing.
+var SelfServingFlavor = Flavor{Name: "harbor.test", Registry: "harbor.test", CDN: "harbor.test",
+	TokenPath: "/service/token", Service: "harbor-registry", SelfServing: true,
+	cdnPath:    func(hex string) string { return "/v2/org/private/blobs/sha256:" + hex },
+	style:      s3Style,
+	cdnPattern: `^https://none\.invalid/sha256/[a-f0-9]{64}$`}
 
 // Flavors are every flavor, for tests that run on each.
 var Flavors = []Flavor{QuayFlavor, DockerHubFlavor, GHCRFlavor}

@@ -51,7 +51,8 @@ const (
 var quiet = registry.Logger(log.New(io.Discard, "", 0))
 
 var addresses = map[string]string{RegistryName: "127.0.0.2", CDNName: "127.0.0.3", PublicName: "127.0.0.4",
-	DockerHubFlavor.Registry: "127.0.0.5", DockerHubFlavor.CDN: "127.0.0.6", GHCRFlavor.Registry: "127.0.0.7", GHCRFlavor.CDN: "127.0.0.8"}
+	DockerHubFlavor.Registry: "127.0.0.5", DockerHubFlavor.CDN: "127.0.0.6", GHCRFlavor.Registry: "127.0.0.7", GHCRFlavor.CDN: "127.0.0.8",
+	SelfServingFlavor.Registry: "127.0.0.9"}
 
 // Admin may push anywhere; tests push their images as admin.
 const Admin, AdminPassword = "admin", "admin-password"
@@ -104,13 +105,23 @@ func StartFlavor(t testing.TB, users map[string]string, f Flavor) *Quay {
 	}
 	q.blobs.poisoned = q.isPoisoned
 	cert := q.CA.Server(t, f.Registry, f.CDN, PublicName, "*.quay.test")
-	q.cdn = q.serve(t, f.CDN, cert, http.HandlerFunc(q.serveCDN))
-	q.CDN = f.CDN + ":" + port(q.cdn.Listener.Addr().String())
+	var blobs registry.BlobHandler = redirectingBlobs{q}
+	if !f.SelfServing {
+		q.cdn = q.serve(t, f.CDN, cert, http.HandlerFunc(q.serveCDN))
+		q.CDN = f.CDN + ":" + port(q.cdn.Listener.Addr().String())
+	} else {
+		blobs = q.blobs
+	}
 
 	quay := q.serve(t, f.Registry, cert, nil)
 	q.Registry = f.Registry + ":" + port(quay.Listener.Addr().String())
 	q.auth = newTokenAuth(q.Registry, f, users)
-	quay.Config.Handler = q.shareable(q.auth.wrap(registry.New(registry.WithBlobHandler(redirectingBlobs{q}), quiet)))
+	var blobServer http.Handler = registry.New(registry.WithBlobHandler(blobs), quiet)
+	if f.SelfServing {
+		q.cdn, q.CDN = quay, q.Registry
+		blobServer = q.servingBlobs(blobServer)
+	}
+	quay.Config.Handler = q.shareable(q.auth.wrap(blobServer))
 
 	public := q.serve(t, PublicName, cert, nil)
 	public.Config.Handler = q.countingPublicBlobs(cacheableBlobs(registry.New(registry.WithBlobHandler(q.blobs), quiet)))
@@ -289,6 +300,36 @@ func (q *Quay) serveCDN(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "max-age=31536000, immutable")
 	w.Header().Set("ETag", `"`+hexDigest[:32]+`"`)
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+}
+
+// servingBlobs counts a self-serving registry's blob GETs (deliveries)
+// and HEADs (the store-ID helper's checks) that its token check let
+// through, throttles the deliveries, and marks them fresh for a year but
+// not "public", as distribution does.
+func (q *Quay) servingBlobs(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, hexDigest, ok := strings.Cut(r.URL.Path, "/blobs/sha256:")
+		if !ok || !q.blobs.has(v1.Hash{Algorithm: "sha256", Hex: hexDigest}) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		q.mu.Lock()
+		delay := time.Duration(0)
+		if r.Method == http.MethodGet {
+			q.cdnGets[hexDigest]++
+		} else {
+			q.cdnRange[hexDigest]++
+			delay = q.checkDelay
+		}
+		q.mu.Unlock()
+		time.Sleep(delay)
+		if r.Method == http.MethodGet {
+			w = q.throttled(w)
+			defer q.fetchDone(hexDigest)
+		}
+		w.Header().Set("Cache-Control", "max-age=31536000")
+		next.ServeHTTP(w, r)
+	})
 }
 
 // cacheableBlobs marks blob responses cacheable, as registries do for

@@ -12,11 +12,20 @@ import (
 // PrivateBlobs returns the lines of conf/squid-private-blobs.conf, the
 // snippet users include, made to run the store-ID helper at helper (with
 // extra flags) and the ICAP service at icapAddr, for the emulated CDN
-// (quay.test, matched by cdnPattern). For Options.Extra.
-func PrivateBlobs(t testing.TB, helper, cdnPattern, icapAddr string) []string {
+// (quay.test, matched by cdnPattern), and the registries at selfServing
+// (host:port) as serving their own blobs. For Options.Extra.
+func PrivateBlobs(t testing.TB, helper, cdnPattern, icapAddr string, selfServing ...string) []string {
+	flags := fmt.Sprintf("%s --url-pattern=%s --hosts-file={dir}/hosts --ca-file={dir}/origin-ca.pem", helper, cdnPattern)
+	acl := "acl self_serving_registries dstdomain .invalid"
+	for _, r := range selfServing {
+		flags += " --self-serving-registry=" + r
+		host, _, _ := strings.Cut(r, ":")
+		acl += " " + host
+	}
 	r := strings.NewReplacer(
-		"/usr/local/bin/squid-store-id-helper", fmt.Sprintf("%s --url-pattern=%s --hosts-file={dir}/hosts --ca-file={dir}/origin-ca.pem", helper, cdnPattern),
+		"/usr/local/bin/squid-store-id-helper", flags,
 		"icap://127.0.0.1:1344/", "icap://"+icapAddr+"/",
+		"acl self_serving_registries dstdomain .invalid", acl,
 	)
 	lines := snippet(t)
 	for i := range lines {

@@ -36,6 +36,7 @@ type Env struct {
 type Options struct {
 	Users   map[string]string      // may pull the private repositories
 	Flavor  quaytest.Flavor        // the registry emulated; quay's when zero
+	Quay    *quaytest.Quay         // an emulation already started (its flavor wins); nil: one is started
 	Private []string               // repositories that need credentials, such as "org/private"
 	StoreID string                 // a store_id_program script for Squid (squidtest.Options.StoreID)
 	Extra   []string               // more squid.conf lines (squidtest.Options.Extra)
@@ -50,7 +51,10 @@ func Start(t testing.TB, o Options) *Env {
 	if flavor.Name == "" {
 		flavor = quaytest.QuayFlavor
 	}
-	e := &Env{Quay: quaytest.StartFlavor(t, o.Users, flavor), Bump: pkitest.NewCA(t, "squid bump CA")}
+	e := &Env{Quay: o.Quay, Bump: pkitest.NewCA(t, "squid bump CA")}
+	if e.Quay == nil {
+		e.Quay = quaytest.StartFlavor(t, o.Users, flavor)
+	}
 	for _, repo := range o.Private {
 		e.Quay.MakePrivate(repo)
 	}
