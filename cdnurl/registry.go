@@ -5,36 +5,53 @@ import (
 	"strings"
 )
 
-// Registries are the hosts of registries that serve private blobs
-// themselves (a Harbor, a distribution registry with htpasswd): a blob GET
-// there carries the client's Authorization and is answered with the bytes,
-// not with a redirect to a signed CDN URL. Such a blob is shared under the
-// same key as a CDN blob, after the registry has answered a HEAD of it
-// with that client's Authorization (docs/security.md).
+// Registries are the hosts whose own answers, to requests that carry the
+// client's Authorization, are shared once the registry has answered a HEAD
+// of the same URL with that Authorization (docs/security.md):
+//
+//   - registries that serve private blobs themselves (a Harbor, a
+//     distribution registry with htpasswd): their blob GETs are answered
+//     with the bytes, not with a redirect to a signed CDN URL; such a blob
+//     shares the key of a CDN blob with its digest;
+//   - registries whose manifests fetched by digest are shared (optional,
+//     per registry): as immutable as a blob, under a key of their own, since
+//     a manifest's answer carries its media type.
 type Registries struct {
-	hosts map[string]bool // host or host:port, lower case
+	blobs, manifests map[string]bool // host or host:port, lower case
 }
 
+// ManifestKeyPrefix starts the key of a manifest by digest: under the
+// scheme no client can ask for, apart from blobs.
+const ManifestKeyPrefix = KeyScheme + ":manifest:sha256:"
+
 // NewRegistries takes "host" or "host:port" names: exact, no wildcards,
-// since the helper sends each client's credentials to the host it names.
-func NewRegistries(hosts ...string) (*Registries, error) {
-	r := &Registries{hosts: map[string]bool{}}
-	for _, h := range hosts {
-		if h == "" || strings.ContainsAny(h, "/*?#@ ") {
-			return nil, fmt.Errorf("self-serving registry %q: want host or host:port", h)
+// since the helper sends each client's credentials to the host it names
+// and trusts its 200. A host without a port is port 443 only.
+func NewRegistries(blobHosts, manifestHosts []string) (*Registries, error) {
+	r := &Registries{blobs: map[string]bool{}, manifests: map[string]bool{}}
+	for _, set := range []struct {
+		hosts []string
+		into  map[string]bool
+	}{{blobHosts, r.blobs}, {manifestHosts, r.manifests}} {
+		for _, h := range set.hosts {
+			if h == "" || strings.ContainsAny(h, "/*?#@ ") {
+				return nil, fmt.Errorf("registry %q: want host or host:port", h)
+			}
+			set.into[strings.ToLower(strings.TrimSuffix(h, ":443"))] = true
 		}
-		r.hosts[strings.ToLower(h)] = true
 	}
 	return r, nil
 }
 
 // Empty reports whether no registry is named.
-func (r *Registries) Empty() bool { return r == nil || len(r.hosts) == 0 }
+func (r *Registries) Empty() bool { return r == nil || len(r.blobs)+len(r.manifests) == 0 }
 
-// SharedKey is the key every authorized GET of the blob at rawURL shares,
-// and false unless rawURL is exactly https://<named host>/v2/<name>/blobs/
-// sha256:<hex>, with no query: the URL the registry answers with the
-// blob's bytes, nothing that merely resembles it.
+// SharedKey is the key every authorized GET of rawURL shares, and false
+// unless rawURL is exactly https://<named host>/v2/<name>/blobs/
+// sha256:<hex> (a registry named for its blobs) or .../manifests/
+// sha256:<hex> (named for its manifests), with no query: what the registry
+// answers with the content of that digest, nothing that merely resembles
+// it. A manifest by tag is never matched.
 func (r *Registries) SharedKey(rawURL string) (string, bool) {
 	if r.Empty() || strings.ContainsAny(rawURL, "?#") {
 		return "", false
@@ -44,18 +61,27 @@ func (r *Registries) SharedKey(rawURL string) (string, bool) {
 		return "", false
 	}
 	host, path, ok := strings.Cut(rest, "/")
-	if !ok || !r.hosts[strings.ToLower(host)] {
+	if !ok || !strings.HasPrefix(path, "v2/") {
 		return "", false
 	}
-	name, blob, ok := cutLast(path, "/blobs/")
-	if !ok || !strings.HasPrefix(path, "v2/") || len(name) <= len("v2/") || !strings.HasPrefix(blob, "sha256:") {
-		return "", false
+	host = strings.ToLower(strings.TrimSuffix(host, ":443"))
+	if name, ref, ok := cutLast(path, "/blobs/"); ok && r.blobs[host] && validName(name) {
+		if digest, ok := hexDigest(ref); ok && strings.HasPrefix(ref, "sha256:") {
+			return KeyScheme + ":sha256:" + digest, true
+		}
 	}
-	digest, ok := hexDigest(blob)
-	if !ok || strings.Contains(name, "/../") || strings.HasSuffix(name, "/..") {
-		return "", false
+	if name, ref, ok := cutLast(path, "/manifests/"); ok && r.manifests[host] && validName(name) {
+		if digest, ok := hexDigest(ref); ok && strings.HasPrefix(ref, "sha256:") {
+			return ManifestKeyPrefix + digest, true
+		}
 	}
-	return KeyScheme + ":sha256:" + digest, true
+	return "", false
+}
+
+// validName is "v2/<repository>" with a repository and no dot segment.
+func validName(name string) bool {
+	repo := strings.TrimPrefix(name, "v2/")
+	return repo != "" && repo != name && !strings.Contains("/"+repo+"/", "/../") && !strings.Contains("/"+repo+"/", "/./")
 }
 
 func cutLast(s, sep string) (before, after string, found bool) {

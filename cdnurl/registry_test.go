@@ -3,7 +3,7 @@ package cdnurl
 import "testing"
 
 func TestRegistriesSharedKey(t *testing.T) {
-	r, err := NewRegistries("harbor.example.com", "registry.test:5000")
+	r, err := NewRegistries([]string{"harbor.example.com", "registry.test:5000"}, []string{"registry-1.docker.io", "registry.test:5000"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +22,9 @@ func TestRegistriesSharedKey(t *testing.T) {
 		{"plain http", "http://harbor.example.com/v2/app/blobs/sha256:" + hex, false},
 		{"a query", blob + "?x=1", false},
 		{"a fragment", blob + "#x", false},
-		{"manifest", "https://harbor.example.com/v2/app/manifests/sha256:" + hex, false},
+		{"explicit port 443", "https://harbor.example.com:443/v2/app/blobs/sha256:" + hex, true},
+		{"manifest of a registry named for blobs only", "https://harbor.example.com/v2/app/manifests/sha256:" + hex, false},
+		{"blob of a registry named for manifests only", "https://registry-1.docker.io/v2/library/busybox/blobs/sha256:" + hex, false},
 		{"no repository", "https://harbor.example.com/v2/blobs/sha256:" + hex, false},
 		{"not /v2/", "https://harbor.example.com/v3/app/blobs/sha256:" + hex, false},
 		{"upload", "https://harbor.example.com/v2/app/blobs/uploads/sha256:" + hex, false},
@@ -41,12 +43,36 @@ func TestRegistriesSharedKey(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "*.example.com", "https://x", "x/y", "a b"} {
-		if _, err := NewRegistries(bad); err == nil {
+		if _, err := NewRegistries([]string{bad}, nil); err == nil {
 			t.Errorf("NewRegistries(%q) accepted", bad)
+		}
+		if _, err := NewRegistries(nil, []string{bad}); err == nil {
+			t.Errorf("NewRegistries(nil, %q) accepted", bad)
 		}
 	}
 	var none *Registries
 	if _, ok := none.SharedKey(blob); ok {
 		t.Error("no registries matched a URL")
+	}
+}
+
+// A manifest by digest gets a key of its own; by tag, or of a registry not
+// named for manifests, none.
+func TestRegistriesManifestKey(t *testing.T) {
+	r, _ := NewRegistries(nil, []string{"registry-1.docker.io"})
+	manifest := "https://registry-1.docker.io/v2/library/busybox/manifests/sha256:" + hex
+	if key, ok := r.SharedKey(manifest); !ok || key != ManifestKeyPrefix+hex || key == KeyScheme+":sha256:"+hex {
+		t.Errorf("manifest by digest: %q %t", key, ok)
+	}
+	for _, u := range []string{
+		"https://registry-1.docker.io/v2/library/busybox/manifests/latest",
+		"https://registry-1.docker.io/v2/library/busybox/manifests/" + hex,
+		"https://registry-1.docker.io/v2/library/busybox/manifests/sha256:" + hex + "?ns=docker.io",
+		"https://other.docker.io/v2/library/busybox/manifests/sha256:" + hex,
+		"https://registry-1.docker.io/v2/./manifests/sha256:" + hex,
+	} {
+		if key, ok := r.SharedKey(u); ok {
+			t.Errorf("%s: key %q", u, key)
+		}
 	}
 }

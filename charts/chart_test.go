@@ -165,9 +165,10 @@ func TestSquidConfParses(t *testing.T) {
 		{"all features", allFeatures, nil},
 		{"private blobs, no cache_dir, deny others", nil, map[string]any{
 			"privateBlobs.enabled": true, "squid.cacheDir.enabled": false, "squid.otherDomains": "deny"}},
-		{"self-serving registries", nil, map[string]any{
+		{"self-serving registries, manifests by digest", nil, map[string]any{
 			"privateBlobs.selfServingRegistries": []any{"harbor.example.com", "registry.example.com:5000"},
-			"squid.cachedDomains":                []any{"quay.io", "harbor.example.com", "registry.example.com"}}},
+			"privateBlobs.manifestsByDigest":     []any{"registry-1.docker.io"},
+			"squid.cachedDomains":                []any{"quay.io", "registry-1.docker.io", "harbor.example.com", "registry.example.com"}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			objs := objects(t, mustRender(t, c.files, c.sets))

@@ -192,7 +192,7 @@ func startStack(t *testing.T) map[string]string {
 	cdnURLs, _ := cdnurl.New(quaytest.CDNPattern)
 	go (&icap.Server{URLs: cdnURLs, Logger: logger, Metrics: icap.NewMetrics(icapMetrics)}).Serve(ctx, icapListener)
 	helperMetrics := fmt.Sprintf("127.0.0.1:%d", squidtest.FreePort(t))
-	extra := squidtest.PrivateBlobs(t, helperBinary+" --web.listen-address="+helperMetrics, quaytest.CDNPattern, icapListener.Addr().String())
+	extra := squidtest.PrivateBlobs(t, helperBinary+" --web.listen-address="+helperMetrics, quaytest.CDNPattern, icapListener.Addr().String(), squidtest.Origins{})
 	counter, err := traffic.New([]traffic.Registry{{Name: "quay.io", Hosts: []string{quaytest.RegistryName, "*.quay.test"}},
 		{Name: "registry.access.redhat.com", Hosts: []string{quaytest.PublicName}}})
 	if err != nil {

@@ -85,8 +85,8 @@ func startCache(t testing.TB, q *quaytest.Quay, private bool, o squidtest.Option
 	s := &setup{out: &testio.SyncBuffer{}}
 	policy := squidtest.BlobPolicy(t)
 	if private {
-		s.icap = startICAP(t, s.out, quaytest.CDNPattern)
-		policy = squidtest.PrivateBlobs(t, helperBinary, quaytest.CDNPattern, s.icap.addr)
+		s.icap = startICAP(t, s.out, quaytest.CDNPattern, squidtest.Origins{})
+		policy = squidtest.PrivateBlobs(t, helperBinary, quaytest.CDNPattern, s.icap.addr, squidtest.Origins{})
 	}
 	hosts := maps.Clone(q.Hosts)
 	maps.Copy(hosts, o.Hosts)

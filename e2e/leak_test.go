@@ -80,6 +80,7 @@ var keySpellings = []string{
 	strings.ToUpper(cdnurl.KeyScheme) + ":sha256:%s",
 	cdnurl.KeyScheme + "://sha256:%s",
 	cdnurl.KeyScheme + ":sha256:%s?X-Amz-Signature=0",
+	cdnurl.ManifestKeyPrefix + "%s",
 	"squid-cache-unverified:" + cdnurl.KeyScheme + ":sha256:%s",
 	"/" + cdnurl.KeyScheme + ":sha256:%s",
 }

@@ -77,12 +77,19 @@ func startEdited(t testing.TB, helpers bool, edit func(line string) string) *set
 // helpers match its CDN with the registries table's pattern.
 func startFlavor(t testing.TB, f quaytest.Flavor, helpers bool, edit func(line string) string) *setup {
 	t.Helper()
+	return startOrigins(t, f, helpers, false, edit)
+}
+
+// startOrigins is startFlavor, with the registry's manifests by digest
+// shared when manifests is set.
+func startOrigins(t testing.TB, f quaytest.Flavor, helpers, manifests bool, edit func(line string) string) *setup {
+	t.Helper()
 	s := &setup{out: &testio.SyncBuffer{}}
 	q := quaytest.StartFlavor(t, users, f)
 	var extra []string
 	if helpers {
-		s.icap = startICAP(t, s.out, f.CDNPattern(), selfServing(q)...)
-		extra = squidtest.PrivateBlobs(t, helperBinary, f.CDNPattern(), s.icap.addr, selfServing(q)...)
+		s.icap = startICAP(t, s.out, f.CDNPattern(), origins(q, manifests))
+		extra = squidtest.PrivateBlobs(t, helperBinary, f.CDNPattern(), s.icap.addr, origins(q, manifests))
 		for i := range extra {
 			if edit != nil {
 				extra[i] = edit(extra[i])
@@ -341,10 +348,10 @@ type capture struct {
 	raw     map[net.Conn]*bytes.Buffer
 }
 
-func startICAP(t testing.TB, logs io.Writer, cdnPattern string, selfServing ...string) *capture {
+func startICAP(t testing.TB, logs io.Writer, cdnPattern string, o squidtest.Origins) *capture {
 	c := &capture{addr: "127.0.0.1:0", metrics: prometheus.NewRegistry(), raw: map[net.Conn]*bytes.Buffer{}}
 	urls, _ := cdnurl.New(cdnPattern)
-	registries, err := cdnurl.NewRegistries(selfServing...)
+	registries, err := cdnurl.NewRegistries(o.Blobs, o.Manifests)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -497,9 +504,9 @@ func TestProberPrivateCheck(t *testing.T) {
 		{"leak check with the helpers", withHelpers, false, true, ""},
 		{"leak check on a helper that checks nothing", startLeaky, false, true, prober.ReasonLeak},
 	}
-	forEachFlavor(t, func(t *testing.T, f quaytest.Flavor) {
+	forEachSharingFlavor(t, func(t *testing.T, f quaytest.Flavor) {
 		for _, tt := range tests {
-			if tt.want == prober.ReasonNotCached && f.Name != quaytest.QuayFlavor.Name {
+			if tt.want == prober.ReasonNotCached && f.Name != quaytest.QuayFlavor.Name || tt.cdnDown && f.SelfServing {
 				continue
 			}
 			t.Run(tt.name, func(t *testing.T) {
@@ -530,10 +537,14 @@ func withHelpers(t testing.TB, f quaytest.Flavor) *setup    { return startFlavor
 func withoutHelpers(t testing.TB, f quaytest.Flavor) *setup { return startFlavor(t, f, false, nil) }
 
 // startLeaky is the stack with the snippet and the ICAP service, but a
-// store-ID helper that files every signed URL under the URL without its
-// query, checking nothing: a setup made to leak.
+// store-ID helper that checks nothing: a setup made to leak. It files
+// every signed URL under the URL without its query, or, for a registry
+// that serves its blobs, every blob GET under the shared key.
 func startLeaky(t testing.TB, f quaytest.Flavor) *setup {
 	t.Helper()
+	if f.SelfServing {
+		return startWithStoreID(t, f, verifyNothing)
+	}
 	return startWithStoreID(t, f, stripAnyQuery)
 }
 
@@ -543,9 +554,9 @@ func startWithStoreID(t testing.TB, f quaytest.Flavor, script string) *setup {
 	t.Helper()
 	s := &setup{out: &testio.SyncBuffer{}}
 	q := quaytest.StartFlavor(t, users, f)
-	s.icap = startICAP(t, s.out, f.CDNPattern(), selfServing(q)...)
+	s.icap = startICAP(t, s.out, f.CDNPattern(), origins(q, false))
 	var extra []string
-	for _, line := range squidtest.PrivateBlobs(t, helperBinary, f.CDNPattern(), s.icap.addr, selfServing(q)...) {
+	for _, line := range squidtest.PrivateBlobs(t, helperBinary, f.CDNPattern(), s.icap.addr, origins(q, false)) {
 		if !strings.HasPrefix(line, "store_id_program ") && !strings.HasPrefix(line, "store_id_children ") {
 			extra = append(extra, line)
 		}
@@ -555,13 +566,17 @@ func startWithStoreID(t testing.TB, f quaytest.Flavor, script string) *setup {
 	return s
 }
 
-// selfServing names q's registry to the helpers when it serves its blobs
-// itself.
-func selfServing(q *quaytest.Quay) []string {
+// origins names q's registry to the helpers: for its blobs when it serves
+// them itself, for its manifests by digest when manifests is set.
+func origins(q *quaytest.Quay, manifests bool) squidtest.Origins {
+	var o squidtest.Origins
 	if q.Flavor.SelfServing {
-		return []string{q.Registry}
+		o.Blobs = []string{q.Registry}
 	}
-	return nil
+	if manifests {
+		o.Manifests = []string{q.Registry}
+	}
+	return o
 }
 
 // stripAnyQuery is the naive store-ID helper for any CDN.

@@ -43,7 +43,7 @@ func TestStampedeFetchesOnceAndLeaksNothing(t *testing.T) {
 		{name: "checks slowed to 500ms", slow: 500 * time.Millisecond, onceOnly: true},
 		{name: "store-ID helper killed", kill: true},
 	} {
-		forEachFlavor(t, func(t *testing.T, f quaytest.Flavor) {
+		forEachSharingFlavor(t, func(t *testing.T, f quaytest.Flavor) {
 			t.Run(c.name, func(t *testing.T) {
 				s := startFlavor(t, f, true, nil)
 				// The helper has answered before: Squid 5.7 exits ("store_id

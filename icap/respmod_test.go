@@ -20,7 +20,7 @@ func respmodServer(t testing.TB) *Server {
 	hdr := capturedRespmod(t)
 	_, rest, _ := strings.Cut(hdr, "GET https://")
 	host, _, _ := strings.Cut(rest, "/")
-	registries, err := cdnurl.NewRegistries(host)
+	registries, err := cdnurl.NewRegistries([]string{host}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestRespmodLeavesEverythingElseAlone(t *testing.T) {
 		}
 	}
 	other := *s
-	other.Registries, _ = cdnurl.NewRegistries("other.test")
+	other.Registries, _ = cdnurl.NewRegistries([]string{"other.test"}, nil)
 	if resp := exchangeWith(t, &other, fixture)[0]; !strings.HasPrefix(resp, "ICAP/1.0 204 No Content\r\n") {
 		t.Errorf("a registry not named: want 204, got\n%s", resp)
 	}

@@ -6,7 +6,10 @@
 // "if host == ..." in each.
 package registries
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // Registry is one row of the table.
 type Registry struct {
@@ -117,6 +120,24 @@ func (r Registry) AllHosts() []string {
 			if !slices.Contains(out, h) {
 				out = append(out, h)
 			}
+		}
+	}
+	return out
+}
+
+// SquidDomains are the names to bump and cache for r, in Squid's
+// dstdomain spelling: "*.example.com" becomes ".example.com", which also
+// covers example.com itself, so that name is not listed again.
+func (r Registry) SquidDomains() []string {
+	var out []string
+	hosts := r.AllHosts()
+	for _, h := range hosts {
+		if d, ok := strings.CutPrefix(h, "*"); ok {
+			out = append(out, d)
+			continue
+		}
+		if !slices.Contains(hosts, "*."+h) {
+			out = append(out, h)
 		}
 	}
 	return out

@@ -66,3 +66,20 @@ func TestNamesAndHostsAreUnique(t *testing.T) {
 		}
 	}
 }
+
+func TestSquidDomains(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		want []string
+	}{
+		{"quay.io", []string{".quay.io", "quayio-production-s3.s3.amazonaws.com"}},
+		{"docker.io", []string{"registry-1.docker.io", "docker.io", "index.docker.io", "production.cloudfront.docker.com", "production.cloudflare.docker.com", ".r2.cloudflarestorage.com"}},
+		{"gcr.io", []string{".gcr.io", ".pkg.dev"}},
+	} {
+		for _, r := range Default {
+			if r.Name == tt.name && strings.Join(r.SquidDomains(), " ") != strings.Join(tt.want, " ") {
+				t.Errorf("%s: %q, want %q", r.Name, r.SquidDomains(), tt.want)
+			}
+		}
+	}
+}

@@ -4,7 +4,12 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strings"
 )
+
+// manifestTypes are the manifest media types a registry may hold.
+const manifestTypes = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, " +
+	"application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json"
 
 // Checker asks the CDN whether a signed URL is valid, as the requester's
 // authorization: it GETs the URL (the CDN answers no HEAD) for its first
@@ -30,14 +35,19 @@ func (c *Checker) Authorized(ctx context.Context, rawURL string) (bool, error) {
 }
 
 // RegistryAuthorized reports whether the registry lets authorization read
-// the blob at rawURL: a HEAD of that very URL with that header, answered
-// 200. A redirect is no: a registry that redirects its blobs is a CDN row's.
+// the blob or manifest at rawURL: a HEAD of that very URL with that
+// header, answered 200 (a HEAD spends no Docker Hub pull). A redirect is no: a registry that redirects its blobs is a CDN row's.
 // The header goes to rawURL's own host (the caller checked it is a named
 // registry) and is not kept.
 func (c *Checker) RegistryAuthorized(ctx context.Context, rawURL, authorization string) (bool, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodHead, rawURL, nil)
 	if err != nil {
 		return false, err
+	}
+	if strings.Contains(req.URL.Path, "/manifests/") {
+		// distribution answers 404 for a manifest whose media type the
+		// request does not accept: the question is access, not format.
+		req.Header.Set("Accept", manifestTypes)
 	}
 	if authorization != "" {
 		req.Header.Set("Authorization", authorization)

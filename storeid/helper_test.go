@@ -58,7 +58,7 @@ func fakeRegistry(_ context.Context, _, authorization string) (bool, error) {
 
 func newHelper(t *testing.T, timeout time.Duration) *Helper {
 	urls, _ := cdnurl.New()
-	registries, _ := cdnurl.NewRegistries("registry.test:5000")
+	registries, _ := cdnurl.NewRegistries([]string{"registry.test:5000"}, []string{"registry.test:5000"})
 	return &Helper{URLs: urls, Check: fakeCDN, Registries: registries, CheckRegistry: fakeRegistry,
 		Timeout: timeout, Logger: log.NewNopLogger(), Metrics: NewMetrics(prometheus.NewRegistry())}
 }

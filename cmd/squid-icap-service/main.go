@@ -2,7 +2,8 @@
 // Authorization from requests for CDN blob URLs, so that Squid may cache
 // their responses, and leaves every other request alone. At /respmod it
 // makes storable the blobs that registries named by --self-serving-registry
-// serve themselves, for requests the store-ID helper verified.
+// serve themselves, and the manifests by digest of --manifests-by-digest,
+// for requests the store-ID helper verified.
 //
 //	icap_enable on
 //	icap_service blob_reqmod reqmod_precache icap://127.0.0.1:1344/reqmod bypass=off
@@ -32,6 +33,7 @@ func main() {
 	listen := app.Flag("icap.listen-address", "Address to serve ICAP on.").Default("127.0.0.1:1344").String()
 	patterns := app.Flag("url-pattern", "Regular expression of the CDN blob URLs (repeatable); replaces the CDNs of the built-in registries (quay.io, docker.io, ghcr.io).").Strings()
 	selfServing := app.Flag("self-serving-registry", "host[:port] of a registry that serves private blobs itself (repeatable): at /respmod, its 200s to verified blob GETs are made storable.").Strings()
+	manifests := app.Flag("manifests-by-digest", "host[:port] of a registry whose manifests fetched by digest are shared (repeatable): at /respmod, its 200s to verified manifest GETs are made storable.").Strings()
 	metricsAddr := app.Flag("web.listen-address", "Serve metrics here. The default is the loopback only; a sidecar scraped by Prometheus sets :9302.").Default("127.0.0.1:9302").String()
 	logLevel := app.Flag("log.level", "debug, info, warn or error.").Default("info").Enum("debug", "info", "warn", "error")
 	logFormat := app.Flag("log.format", "logfmt or json.").Default("logfmt").Enum("logfmt", "json")
@@ -45,7 +47,7 @@ func main() {
 	urls, err := cdnurl.New(*patterns...)
 	var registries *cdnurl.Registries
 	if err == nil {
-		registries, err = cdnurl.NewRegistries(*selfServing...)
+		registries, err = cdnurl.NewRegistries(*selfServing, *manifests)
 	}
 	if err != nil {
 		level.Error(logger).Log("msg", "bad flag", "err", err)

@@ -32,6 +32,7 @@ func main() {
 	app := kingpin.New("squid-store-id-helper", "Squid store_id_program: one cache key for every authorized signed URL of a CDN blob.")
 	patterns := app.Flag("url-pattern", "Regular expression of the CDN blob URLs to share (repeatable); replaces the CDNs of the built-in registries (quay.io, docker.io, ghcr.io).").Strings()
 	selfServing := app.Flag("self-serving-registry", "host[:port] of a registry that serves private blobs itself (repeatable): its blob GETs are shared once a HEAD with the client's Authorization is answered 200. Needs store_id_extras "+storeid.ExtrasFormat+".").Strings()
+	manifests := app.Flag("manifests-by-digest", "host[:port] of a registry whose manifests fetched by digest are shared (repeatable), once a HEAD of the manifest with the client's Authorization is answered 200. A manifest by tag never is.").Strings()
 	caFile := app.Flag("ca-file", "PEM bundle to trust for the CDN, besides the system roots.").String()
 	hostsFile := app.Flag("hosts-file", "Resolve names from this hosts file first (Squid's hosts_file).").String()
 	timeout := app.Flag("check-timeout", "Longest an authorization check may take; past it the request is not shared.").Default("5s").Duration()
@@ -48,7 +49,7 @@ func main() {
 	urls, err := cdnurl.New(*patterns...)
 	var registries *cdnurl.Registries
 	if err == nil {
-		registries, err = cdnurl.NewRegistries(*selfServing...)
+		registries, err = cdnurl.NewRegistries(*selfServing, *manifests)
 	}
 	checker := &storeid.Checker{}
 	if err == nil {

@@ -168,7 +168,7 @@ func run(ctx context.Context, p *program, exporter, helperPkg string, addr *addr
 	p.Cleanup(cleanup)
 	p.stopIfAsked()
 	env := testenv.Start(p, testenv.Options{Users: map[string]string{user: password}, Private: []string{"org/private"},
-		Extra: squidtest.PrivateBlobs(p, helper, quaytest.CDNPattern, startICAP(p))})
+		Extra: squidtest.PrivateBlobs(p, helper, quaytest.CDNPattern, startICAP(p), squidtest.Origins{})})
 	p.stopIfAsked()
 	public := push(p, env, env.Quay.Public, "ubi9/ubi-micro")
 	private := push(p, env, env.Quay.Registry, "org/private")

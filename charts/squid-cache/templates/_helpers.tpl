@@ -77,9 +77,24 @@ app.kubernetes.io/component: squid
 {{- $mode }}
 {{- end }}
 
-{{/* The domains a generated CA may sign for: squid.cachedDomains, without Squid's leading dot. */}}
+{{/* The domains bumped and cached, space-separated: squid.cachedDomains, then the hosts of
+squid.cachedRegistries from files/registries.yaml (generated from registries/registries.go). */}}
+{{- define "squid-cache.cachedDomains" -}}
+{{- $table := .Files.Get "files/registries.yaml" | fromYaml }}
+{{- $out := .Values.squid.cachedDomains }}
+{{- range .Values.squid.cachedRegistries }}
+{{- $hosts := index $table . }}
+{{- if not $hosts }}
+{{- fail (printf "squid.cachedRegistries: %q is not in the registries table (%s)" . (keys $table | sortAlpha | join ", ")) }}
+{{- end }}
+{{- $out = concat $out $hosts }}
+{{- end }}
+{{- $out | uniq | join " " }}
+{{- end }}
+
+{{/* The domains a generated CA may sign for: the cached domains, without Squid's leading dot. */}}
 {{- define "squid-cache.caDomains" -}}
-{{- range .Values.squid.cachedDomains }}
+{{- range splitList " " (include "squid-cache.cachedDomains" .) }}
 - {{ trimPrefix "." . }}
 {{- end }}
 {{- end }}
@@ -400,7 +415,7 @@ spec:
             - --ca.validity={{ $r.Values.ca.validity }}
             - --ca.rotation={{ include "squid-cache.token" $r.Values.ca.rotation }}
             {{- end }}
-            {{- range $r.Values.squid.cachedDomains }}
+            {{- range splitList " " (include "squid-cache.cachedDomains" $r) }}
             - --ca.permitted-domain={{ . }}
             {{- end }}
             - --ca.configmap={{ include "squid-cache.caConfigMapName" $r }}

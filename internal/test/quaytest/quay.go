@@ -73,6 +73,7 @@ type Quay struct {
 	cdnGets     map[string]int // blob hex -> deliveries by the CDN
 	cdnRange    map[string]int // blob hex -> ranged GETs (authorization checks)
 	publicGets  map[string]int // blob hex -> the public registry's blob GETs
+	manifests   map[string]int // "GET <reference>" or "HEAD <reference>" -> answered past the token check
 	fetchesDone map[string]int // blob hex -> deliveries and public GETs that ended
 	rate        int            // bytes a second per blob body; 0: as fast as it goes
 	poisoned    map[string]bool
@@ -100,6 +101,7 @@ func StartFlavor(t testing.TB, users map[string]string, f Flavor) *Quay {
 		cdnGets:     map[string]int{},
 		cdnRange:    map[string]int{},
 		publicGets:  map[string]int{},
+		manifests:   map[string]int{},
 		fetchesDone: map[string]int{},
 		poisoned:    map[string]bool{},
 	}
@@ -121,7 +123,7 @@ func StartFlavor(t testing.TB, users map[string]string, f Flavor) *Quay {
 		q.cdn, q.CDN = quay, q.Registry
 		blobServer = q.servingBlobs(blobServer)
 	}
-	quay.Config.Handler = q.shareable(q.auth.wrap(blobServer))
+	quay.Config.Handler = q.shareable(q.auth.wrap(q.countingManifests(blobServer)))
 
 	public := q.serve(t, PublicName, cert, nil)
 	public.Config.Handler = q.countingPublicBlobs(cacheableBlobs(registry.New(registry.WithBlobHandler(q.blobs), quiet)))
@@ -300,6 +302,26 @@ func (q *Quay) serveCDN(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "max-age=31536000, immutable")
 	w.Header().Set("ETag", `"`+hexDigest[:32]+`"`)
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+}
+
+// ManifestRequests is how many times the registry answered method (GET
+// or HEAD) for a manifest of reference (a tag or "sha256:<hex>") past its
+// token check: Docker Hub counts the GETs against its pull rate limit.
+func (q *Quay) ManifestRequests(method, reference string) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.manifests[method+" "+reference]
+}
+
+func (q *Quay) countingManifests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ref, ok := strings.Cut(r.URL.Path, "/manifests/"); ok {
+			q.mu.Lock()
+			q.manifests[r.Method+" "+ref]++
+			q.mu.Unlock()
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // servingBlobs counts a self-serving registry's blob GETs (deliveries)

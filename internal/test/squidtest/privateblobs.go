@@ -9,29 +9,44 @@ import (
 	"testing"
 )
 
+// Origins are the registries whose own answers the helpers share after a
+// HEAD with the client's Authorization: Blobs serve their blobs themselves
+// (--self-serving-registry), Manifests have their manifests by digest
+// shared (--manifests-by-digest). host:port each.
+type Origins struct{ Blobs, Manifests []string }
+
 // PrivateBlobs returns the lines of conf/squid-private-blobs.conf, the
 // snippet users include, made to run the store-ID helper at helper (with
 // extra flags) and the ICAP service at icapAddr, for the emulated CDN
-// (quay.test, matched by cdnPattern), and the registries at selfServing
-// (host:port) as serving their own blobs. For Options.Extra.
-func PrivateBlobs(t testing.TB, helper, cdnPattern, icapAddr string, selfServing ...string) []string {
+// (quay.test, matched by cdnPattern), and the registries of o. For
+// Options.Extra.
+func PrivateBlobs(t testing.TB, helper, cdnPattern, icapAddr string, o Origins) []string {
 	flags := fmt.Sprintf("%s --url-pattern=%s --hosts-file={dir}/hosts --ca-file={dir}/origin-ca.pem", helper, cdnPattern)
-	acl := "acl self_serving_registries dstdomain .invalid"
-	for _, r := range selfServing {
+	blobACL, manifestACL := "acl self_serving_registries dstdomain .invalid", "acl manifest_registries dstdomain .invalid"
+	for _, r := range o.Blobs {
 		flags += " --self-serving-registry=" + r
-		host, _, _ := strings.Cut(r, ":")
-		acl += " " + host
+		blobACL += " " + hostOf(r)
+	}
+	for _, r := range o.Manifests {
+		flags += " --manifests-by-digest=" + r
+		manifestACL += " " + hostOf(r)
 	}
 	r := strings.NewReplacer(
 		"/usr/local/bin/squid-store-id-helper", flags,
 		"icap://127.0.0.1:1344/", "icap://"+icapAddr+"/",
-		"acl self_serving_registries dstdomain .invalid", acl,
+		"acl self_serving_registries dstdomain .invalid", blobACL,
+		"acl manifest_registries dstdomain .invalid", manifestACL,
 	)
 	lines := snippet(t)
 	for i := range lines {
 		lines[i] = r.Replace(lines[i])
 	}
 	return lines
+}
+
+func hostOf(hostPort string) string {
+	host, _, _ := strings.Cut(hostPort, ":")
+	return host
 }
 
 // BlobPolicy returns the blob cache policy of conf/squid-private-blobs.conf
