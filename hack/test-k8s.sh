@@ -171,6 +171,8 @@ grep -q 'BEGIN CERTIFICATE' "$WORK/quayemu-ca.pem" || die "no CA from the quay e
 kn create configmap quayemu-ca --from-file=ca.crt="$WORK/quayemu-ca.pem" >/dev/null
 kn create secret docker-registry probe-pull-secret --docker-server=quay.test \
   --docker-username=probe --docker-password=probe-password >/dev/null
+kn create secret docker-registry harbor-pull-secret --docker-server=harbor.test \
+  --docker-username=probe --docker-password=probe-password >/dev/null
 quay_ip=$(kn get service quay -o jsonpath='{.spec.clusterIP}')
 # evil.test and loopback.quay.test (a cached domain) point at the pod's
 # loopback: the proxy must refuse them. outside.test is the emulation under a
@@ -178,13 +180,13 @@ quay_ip=$(kn get service quay -o jsonpath='{.spec.clusterIP}')
 cat >"$WORK/hosts.yaml" <<EOF
 hostAliases:
   - ip: $quay_ip
-    hostnames: [quay.test, cdn01.quay.test, registry.access.test, outside.test]
+    hostnames: [quay.test, cdn01.quay.test, registry.access.test, outside.test, harbor.test]
   - ip: 127.0.0.1
     hostnames: [evil.test, loopback.quay.test]
 squid:
   allowedDestinations: [$quay_ip/32]
 EOF
-ok "quay emulation up at $quay_ip (quay.test, cdn01.quay.test, registry.access.test)"
+ok "quay emulation up at $quay_ip (quay.test, cdn01.quay.test, registry.access.test, harbor.test)"
 VALUES=(-f hack/k8s/values.yaml -f hack/k8s/monitoring.yaml -f "$WORK/hosts.yaml")
 
 pods() { kn get pods -l app.kubernetes.io/instance=$REL,app.kubernetes.io/component=squid -o jsonpath='{range .items[*]}{.metadata.name}={.metadata.uid}{"\n"}{end}' | sort; }
@@ -823,6 +825,52 @@ EOF
   rm -rf "$dir"
 }
 persistence
+
+# --- a registry that serves its private blobs itself (the emulation's
+# harbor.test: Harbor's token flow, blobs answered 200 to the client's
+# token, not public), named by privateBlobs.selfServingRegistries: the
+# probe's private target passes (its second pull a memory hit: the store-ID
+# helper's HEAD with the probe's token, then the ICAP sidecar's RESPMOD made
+# the answer storable), and its leak check (the blob asked for anonymously
+# through the proxy) gets no byte.
+self_serving() {
+  local rel=hb full=hb-squid-cache t=$SECONDS out
+  cat >"$WORK/hb.yaml" <<EOF
+replicaCount: 1
+squid:
+  cachedDomains: [harbor.test]
+privateBlobs:
+  selfServingRegistries: [harbor.test]
+  manifestsByDigest: [harbor.test]
+exporter:
+  registries: [harbor.test=harbor.test]
+probe:
+  credentialsSecret: harbor-pull-secret
+  targets:
+    - name: harbor-private
+      image: harbor.test/org/private:latest
+      layer: -1
+      private: true
+      interval: 1m
+EOF
+  if ! hn install $rel $CHART "${VALUES[@]}" -f "$WORK/hb.yaml" --wait --timeout 5m >"$WORK/hb.log" 2>&1; then
+    fail "helm install with a self-serving registry"; cat "$WORK/hb.log" >&2
+  else
+    helm_test pass "" $rel
+    out=$(kn exec $full-0 -c exporter -- squid-cache-exporter probe --exporter-url=http://127.0.0.1:9301 2>&1 || true)
+    if grep -q 'PASS harbor-private' <<<"$out" && grep -q 'second pull TCP_MEM_HIT' <<<"$out"; then
+      ok "a self-serving registry (harbor.test): the probe's private pull is a memory hit the second time and its leak check passes ($((SECONDS - t))s)"
+      sed 's/^/     /' <<<"$out" >&2
+    else
+      fail "a self-serving registry: the probe says"; echo "$out" >&2
+      kn logs $full-0 -c squid --tail 20 >&2 || true
+    fi
+  fi
+  hn uninstall $rel --wait --timeout 3m >/dev/null 2>&1 || true
+  kn delete configmap $full-ca >/dev/null 2>&1 || true
+  kn delete secret $full-ca $full-cachemgr >/dev/null 2>&1 || true
+}
+self_serving
 
 # --- uninstall leaves nothing behind but what the Job made and keeps (the
 # CA, its ConfigMap, the cache manager password); a second install takes

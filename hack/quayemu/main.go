@@ -10,7 +10,9 @@
 // one Service. The CDN's signatures cover the path, not the host, so they
 // stay valid. It pushes one image to a private quay repository, one to a
 // public quay repository and one to the public registry, and serves the
-// origin CA on -control (/ca.pem) for the proxy to trust.
+// origin CA on -control (/ca.pem) for the proxy to trust. Behind the same
+// front, harbor.test is a registry that serves its private blobs itself
+// (quaytest.SelfServingFlavor), with one image in its private repository.
 package main
 
 import (
@@ -67,22 +69,27 @@ func main() {
 	defer t.Close()
 	q := quaytest.Start(t, map[string]string{*user: *password})
 	q.MakePrivate(PrivateRepo)
+	harbor := quaytest.StartFlavor(t, map[string]string{*user: *password}, quaytest.SelfServingFlavor)
+	harbor.MakePrivate(PrivateRepo)
 	for _, push := range []struct {
+		emu        *quaytest.Quay
 		host, repo string
 		size       int64
-	}{{q.Registry, PrivateRepo, layerSize}, {q.Registry, PublicRepo, layerSize}, {q.Public, AccessRepo, layerSize}, {q.Public, BigRepo, bigSize}} {
+	}{{q, q.Registry, PrivateRepo, layerSize}, {q, q.Registry, PublicRepo, layerSize}, {q, q.Public, AccessRepo, layerSize},
+		{q, q.Public, BigRepo, bigSize}, {harbor, harbor.Registry, PrivateRepo, layerSize}} {
 		img, err := random.Image(push.size, 1)
 		if err != nil {
 			log.Fatal(err)
 		}
-		ref := q.Push(t, push.host, push.repo, img)
+		ref := push.emu.Push(t, push.host, push.repo, img)
 		log.Printf("pushed %s", ref)
 	}
 
 	front := &http.Server{
-		Addr:              *listen,
-		Handler:           newFront(q),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{q.CA.Server(t, quaytest.RegistryName, quaytest.CDNName, quaytest.PublicName)}},
+		Addr:    *listen,
+		Handler: newFront(q, harbor),
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{
+			q.CA.Server(t, quaytest.RegistryName, quaytest.CDNName, quaytest.PublicName, quaytest.SelfServingFlavor.Registry)}},
 		ReadHeaderTimeout: headerTimeout,
 		ReadTimeout:       readTimeout,
 		IdleTimeout:       idleTimeout,
@@ -98,7 +105,8 @@ func main() {
 
 	go func() { log.Fatal(front.ListenAndServeTLS("", "")) }()
 	go func() { log.Fatal(ctl.ListenAndServe()) }()
-	log.Printf("serving %s, %s and %s on %s; CA on %s/ca.pem", quaytest.RegistryName, quaytest.CDNName, quaytest.PublicName, *listen, *control)
+	log.Printf("serving %s, %s, %s and %s on %s; CA on %s/ca.pem", quaytest.RegistryName, quaytest.CDNName, quaytest.PublicName,
+		quaytest.SelfServingFlavor.Registry, *listen, *control)
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, os.Interrupt)
@@ -112,11 +120,19 @@ func main() {
 // newFront routes each request by its host name to the emulated host
 // behind it, and rewrites that host's loopback host:port in redirects and
 // token challenges to the bare name.
-func newFront(q *quaytest.Quay) http.Handler {
+func newFront(q, harbor *quaytest.Quay) http.Handler {
 	backends := map[string]string{} // name -> name:port of quaytest's listener
-	for _, hp := range []string{q.Registry, q.CDN, q.Public} {
+	addrs := map[string]string{}    // name -> loopback address
+	roots := q.CA.Pool()
+	roots.AppendCertsFromPEM(harbor.CA.CertPEM())
+	for _, hp := range []string{q.Registry, q.CDN, q.Public, harbor.Registry} { // harbor's public registry is unused
 		name, _, _ := net.SplitHostPort(hp)
 		backends[name] = hp
+	}
+	for _, emu := range []*quaytest.Quay{harbor, q} {
+		for name, addr := range emu.Hosts {
+			addrs[name] = addr
+		}
 	}
 	var pairs []string
 	for name, hp := range backends {
@@ -125,10 +141,10 @@ func newFront(q *quaytest.Quay) http.Handler {
 	unport := strings.NewReplacer(pairs...)
 	dialer := &net.Dialer{Timeout: dialTimeout}
 	transport := &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: q.CA.Pool()},
+		TLSClientConfig: &tls.Config{RootCAs: roots},
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			name, port, _ := net.SplitHostPort(addr)
-			return dialer.DialContext(ctx, network, net.JoinHostPort(q.Hosts[name], port))
+			return dialer.DialContext(ctx, network, net.JoinHostPort(addrs[name], port))
 		},
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     idleTimeout,
