@@ -6,7 +6,8 @@
 #   - the objects rendered for the defaults and for ci/all-features-values.yaml
 #     pass kubectl apply --dry-run=server --validate=strict;
 #   - runs the quay emulation (hack/quayemu: token auth, a private repository,
-#     302s to signed CDN URLs, a public registry) in the cluster, and installs
+#     302s to signed CDN URLs, a public registry; and Docker Hub's, GHCR's and
+#     a self-serving registry's flavors) in the cluster, and installs
 #     the chart in front of it (hack/k8s/values.yaml: the defaults with the
 #     emulation's endpoints) with helm install --wait; squid -k parse passes
 #     on the rendered squid.conf in every pod;
@@ -32,6 +33,9 @@
 #   - a release with persistence (a static hostPath volume) and 2 SMP workers
 #     sharing a rock cache_dir passes helm test, and after its pod is deleted
 #     or replaced by an upgrade the probe's blob is a disk hit;
+#   - a release caching Docker Hub and GHCR (squid.cachedRegistries) and a
+#     registry that serves its private blobs itself: the probe passes on each
+#     one's private image, second pulls memory hits, leak checks clean;
 #   - helm uninstall leaves only the kept CA, its ConfigMap and the cache
 #     manager password behind, and a second install takes the same CA;
 #   - docs/runbooks.md: every `sh` block runs against the release (the
@@ -171,8 +175,11 @@ grep -q 'BEGIN CERTIFICATE' "$WORK/quayemu-ca.pem" || die "no CA from the quay e
 kn create configmap quayemu-ca --from-file=ca.crt="$WORK/quayemu-ca.pem" >/dev/null
 kn create secret docker-registry probe-pull-secret --docker-server=quay.test \
   --docker-username=probe --docker-password=probe-password >/dev/null
-kn create secret docker-registry harbor-pull-secret --docker-server=harbor.test \
-  --docker-username=probe --docker-password=probe-password >/dev/null
+# The same user on the other flavors' registries (registries()).
+auth=$(printf probe:probe-password | base64)
+printf '{"auths":{"registry-1.docker.io":{"auth":"%s"},"ghcr.io":{"auth":"%s"},"harbor.test":{"auth":"%s"}}}' "$auth" "$auth" "$auth" >"$WORK/registries-auth.json"
+kn create secret generic registries-pull-secret --type=kubernetes.io/dockerconfigjson \
+  --from-file=.dockerconfigjson="$WORK/registries-auth.json" >/dev/null
 quay_ip=$(kn get service quay -o jsonpath='{.spec.clusterIP}')
 # evil.test and loopback.quay.test (a cached domain) point at the pod's
 # loopback: the proxy must refuse them. outside.test is the emulation under a
@@ -180,13 +187,14 @@ quay_ip=$(kn get service quay -o jsonpath='{.spec.clusterIP}')
 cat >"$WORK/hosts.yaml" <<EOF
 hostAliases:
   - ip: $quay_ip
-    hostnames: [quay.test, cdn01.quay.test, registry.access.test, outside.test, harbor.test]
+    hostnames: [quay.test, cdn01.quay.test, registry.access.test, outside.test, harbor.test,
+      registry-1.docker.io, production.cloudfront.docker.com, ghcr.io, pkg-containers.githubusercontent.com]
   - ip: 127.0.0.1
     hostnames: [evil.test, loopback.quay.test]
 squid:
   allowedDestinations: [$quay_ip/32]
 EOF
-ok "quay emulation up at $quay_ip (quay.test, cdn01.quay.test, registry.access.test, harbor.test)"
+ok "quay emulation up at $quay_ip (quay.test, cdn01.quay.test, registry.access.test; Docker Hub's, GHCR's and harbor.test)"
 VALUES=(-f hack/k8s/values.yaml -f hack/k8s/monitoring.yaml -f "$WORK/hosts.yaml")
 
 pods() { kn get pods -l app.kubernetes.io/instance=$REL,app.kubernetes.io/component=squid -o jsonpath='{range .items[*]}{.metadata.name}={.metadata.uid}{"\n"}{end}' | sort; }
@@ -826,43 +834,46 @@ EOF
 }
 persistence
 
-# --- a registry that serves its private blobs itself (the emulation's
-# harbor.test: Harbor's token flow, blobs answered 200 to the client's
-# token, not public), named by privateBlobs.selfServingRegistries: the
-# probe's private target passes (its second pull a memory hit: the store-ID
-# helper's HEAD with the probe's token, then the ICAP sidecar's RESPMOD made
-# the answer storable), and its leak check (the blob asked for anonymously
-# through the proxy) gets no byte.
-self_serving() {
-  local rel=hb full=hb-squid-cache t=$SECONDS out
+# --- the other registries of the emulation, cached by one release: Docker
+# Hub's and GHCR's on their real names (squid.cachedRegistries: their API
+# and CDN hosts bumped, in the CA's name constraints; the helpers with the
+# registries table's own CDN patterns), and harbor.test, which serves its
+# private blobs itself (privateBlobs.selfServingRegistries). For each
+# private image the probe passes: its second pull a memory hit (the store-ID
+# helper checked the probe's signed CDN URL, or sent harbor.test a HEAD with
+# its token and the ICAP sidecar's RESPMOD made the answer storable), and
+# its leak check (the blob asked for without access) got no byte.
+registries() {
+  local rel=hb full=hb-squid-cache t=$SECONDS out n
   cat >"$WORK/hb.yaml" <<EOF
 replicaCount: 1
 squid:
   cachedDomains: [harbor.test]
+  cachedRegistries: [docker.io, ghcr.io]
 privateBlobs:
+  urlPatterns: []
+  extraCDNDomains: []
   selfServingRegistries: [harbor.test]
-  manifestsByDigest: [harbor.test]
 exporter:
-  registries: [harbor.test=harbor.test]
+  registries: []
 probe:
-  credentialsSecret: harbor-pull-secret
+  credentialsSecret: registries-pull-secret
   targets:
-    - name: harbor-private
-      image: harbor.test/org/private:latest
-      layer: -1
-      private: true
-      interval: 1m
+    - {name: dockerhub-private, image: "registry-1.docker.io/org/private:latest", layer: -1, private: true, interval: 1m}
+    - {name: ghcr-private, image: "ghcr.io/org/private:latest", layer: -1, private: true, interval: 1m}
+    - {name: harbor-private, image: "harbor.test/org/private:latest", layer: -1, private: true, interval: 1m}
 EOF
   if ! hn install $rel $CHART "${VALUES[@]}" -f "$WORK/hb.yaml" --wait --timeout 5m >"$WORK/hb.log" 2>&1; then
-    fail "helm install with a self-serving registry"; cat "$WORK/hb.log" >&2
+    fail "helm install caching Docker Hub, GHCR and a self-serving registry"; cat "$WORK/hb.log" >&2
   else
     helm_test pass "" $rel
     out=$(kn exec $full-0 -c exporter -- squid-cache-exporter probe --exporter-url=http://127.0.0.1:9301 2>&1 || true)
-    if grep -q 'PASS harbor-private' <<<"$out" && grep -q 'second pull TCP_MEM_HIT' <<<"$out"; then
-      ok "a self-serving registry (harbor.test): the probe's private pull is a memory hit the second time and its leak check passes ($((SECONDS - t))s)"
-      sed 's/^/     /' <<<"$out" >&2
+    n=$(grep -c ': PASS [a-z]*-private$' <<<"$out" || true)
+    if [[ $n == 3 && $(grep -c 'second pull TCP_MEM_HIT' <<<"$out") == 3 && $(grep -c 'leak_check' <<<"$out") == 3 ]]; then
+      ok "Docker Hub, GHCR and harbor.test (serving its own blobs) private images: 3 PASS, second pulls memory hits, leak checks clean ($((SECONDS - t))s)"
+      grep 'replica\|squid:' <<<"$out" | sed 's/^/     /' >&2
     else
-      fail "a self-serving registry: the probe says"; echo "$out" >&2
+      fail "Docker Hub, GHCR and harbor.test: the probe says"; echo "$out" >&2
       kn logs $full-0 -c squid --tail 20 >&2 || true
     fi
   fi
@@ -870,7 +881,7 @@ EOF
   kn delete configmap $full-ca >/dev/null 2>&1 || true
   kn delete secret $full-ca $full-cachemgr >/dev/null 2>&1 || true
 }
-self_serving
+registries
 
 # --- uninstall leaves nothing behind but what the Job made and keeps (the
 # CA, its ConfigMap, the cache manager password); a second install takes

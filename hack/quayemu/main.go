@@ -11,8 +11,11 @@
 // stay valid. It pushes one image to a private quay repository, one to a
 // public quay repository and one to the public registry, and serves the
 // origin CA on -control (/ca.pem) for the proxy to trust. Behind the same
-// front, harbor.test is a registry that serves its private blobs itself
-// (quaytest.SelfServingFlavor), with one image in its private repository.
+// front are the other flavors, each with one image in its private
+// repository: Docker Hub's and GHCR's on their real names
+// (registry-1.docker.io and its CloudFront CDN, ghcr.io and
+// pkg-containers.githubusercontent.com), and harbor.test, a registry that
+// serves its private blobs itself.
 package main
 
 import (
@@ -69,14 +72,26 @@ func main() {
 	defer t.Close()
 	q := quaytest.Start(t, map[string]string{*user: *password})
 	q.MakePrivate(PrivateRepo)
-	harbor := quaytest.StartFlavor(t, map[string]string{*user: *password}, quaytest.SelfServingFlavor)
-	harbor.MakePrivate(PrivateRepo)
-	for _, push := range []struct {
+	type push struct {
 		emu        *quaytest.Quay
 		host, repo string
 		size       int64
-	}{{q, q.Registry, PrivateRepo, layerSize}, {q, q.Registry, PublicRepo, layerSize}, {q, q.Public, AccessRepo, layerSize},
-		{q, q.Public, BigRepo, bigSize}, {harbor, harbor.Registry, PrivateRepo, layerSize}} {
+	}
+	pushes := []push{{q, q.Registry, PrivateRepo, layerSize}, {q, q.Registry, PublicRepo, layerSize}, {q, q.Public, AccessRepo, layerSize},
+		{q, q.Public, BigRepo, bigSize}}
+	var others []*quaytest.Quay
+	names := []string{quaytest.RegistryName, quaytest.CDNName, quaytest.PublicName}
+	for _, f := range []quaytest.Flavor{quaytest.DockerHubFlavor, quaytest.GHCRFlavor, quaytest.SelfServingFlavor} {
+		o := quaytest.StartFlavor(t, map[string]string{*user: *password}, f)
+		o.MakePrivate(PrivateRepo)
+		others = append(others, o)
+		pushes = append(pushes, push{o, o.Registry, PrivateRepo, layerSize})
+		names = append(names, f.Registry)
+		if f.CDN != f.Registry {
+			names = append(names, f.CDN)
+		}
+	}
+	for _, push := range pushes {
 		img, err := random.Image(push.size, 1)
 		if err != nil {
 			log.Fatal(err)
@@ -86,10 +101,9 @@ func main() {
 	}
 
 	front := &http.Server{
-		Addr:    *listen,
-		Handler: newFront(q, harbor),
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{
-			q.CA.Server(t, quaytest.RegistryName, quaytest.CDNName, quaytest.PublicName, quaytest.SelfServingFlavor.Registry)}},
+		Addr:              *listen,
+		Handler:           newFront(q, others...),
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{q.CA.Server(t, names...)}},
 		ReadHeaderTimeout: headerTimeout,
 		ReadTimeout:       readTimeout,
 		IdleTimeout:       idleTimeout,
@@ -105,8 +119,7 @@ func main() {
 
 	go func() { log.Fatal(front.ListenAndServeTLS("", "")) }()
 	go func() { log.Fatal(ctl.ListenAndServe()) }()
-	log.Printf("serving %s, %s, %s and %s on %s; CA on %s/ca.pem", quaytest.RegistryName, quaytest.CDNName, quaytest.PublicName,
-		quaytest.SelfServingFlavor.Registry, *listen, *control)
+	log.Printf("serving %s on %s; CA on %s/ca.pem", strings.Join(names, ", "), *listen, *control)
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, os.Interrupt)
@@ -119,20 +132,26 @@ func main() {
 
 // newFront routes each request by its host name to the emulated host
 // behind it, and rewrites that host's loopback host:port in redirects and
-// token challenges to the bare name.
-func newFront(q, harbor *quaytest.Quay) http.Handler {
+// token challenges to the bare name. The others' public registries are
+// not routed: registry.access.test is q's.
+func newFront(q *quaytest.Quay, others ...*quaytest.Quay) http.Handler {
 	backends := map[string]string{} // name -> name:port of quaytest's listener
 	addrs := map[string]string{}    // name -> loopback address
 	roots := q.CA.Pool()
-	roots.AppendCertsFromPEM(harbor.CA.CertPEM())
-	for _, hp := range []string{q.Registry, q.CDN, q.Public, harbor.Registry} { // harbor's public registry is unused
+	hostPorts := []string{q.Registry, q.CDN, q.Public}
+	for _, o := range others {
+		roots.AppendCertsFromPEM(o.CA.CertPEM())
+		hostPorts = append(hostPorts, o.Registry, o.CDN)
+		for name, addr := range o.Hosts {
+			addrs[name] = addr
+		}
+	}
+	for _, hp := range hostPorts {
 		name, _, _ := net.SplitHostPort(hp)
 		backends[name] = hp
 	}
-	for _, emu := range []*quaytest.Quay{harbor, q} {
-		for name, addr := range emu.Hosts {
-			addrs[name] = addr
-		}
+	for name, addr := range q.Hosts {
+		addrs[name] = addr
 	}
 	var pairs []string
 	for name, hp := range backends {
