@@ -24,6 +24,13 @@ type Registries struct {
 // scheme no client can ask for, apart from blobs.
 const ManifestKeyPrefix = KeyScheme + ":manifest:sha256:"
 
+// ManifestTypes are the manifest media types a registry may hold: what the
+// helper's HEAD accepts, and what a stored manifest may be.
+var ManifestTypes = []string{
+	"application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json",
+	"application/vnd.docker.distribution.manifest.v2+json", "application/vnd.docker.distribution.manifest.list.v2+json",
+}
+
 // NewRegistries takes "host" or "host:port" names: exact, no wildcards,
 // since the helper sends each client's credentials to the host it names
 // and trusts its 200. A host without a port is port 443 only.

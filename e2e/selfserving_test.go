@@ -19,7 +19,19 @@ func TestSelfServingRegistryRefusesOthers(t *testing.T) {
 	h, data := s.Quay.RandomBlob(256 << 10)
 	alice := s.client("alice", users["alice"])
 	alice.pull(t, "org/private", h, data)
-	blobURL, _ := alice.signedURL(t, "org/private", h)
+	blobURL, aliceToken := alice.signedURL(t, "org/private", h)
+	// What Squid stores is public; what a client gets says private, so that
+	// no cache in front of Squid keeps it.
+	req, _ := http.NewRequest(http.MethodGet, blobURL, nil)
+	req.Header.Set("Authorization", "Bearer "+aliceToken)
+	if resp, err := alice.http.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+		if cc := resp.Header.Values("Cache-Control"); len(cc) != 1 || cc[0] != "private" {
+			t.Errorf("the client's copy says Cache-Control %q, want private", cc)
+		}
+	}
 	publicToken, err := s.client("", "").token("org/public")
 	if err != nil {
 		t.Fatal(err)

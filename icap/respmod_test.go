@@ -59,6 +59,9 @@ func TestRespmodLeavesEverythingElseAlone(t *testing.T) {
 		{"a manifest", edited(fixture, "/blobs/sha256:", "/manifests/sha256:")},
 		{"a query", edited(fixture, " HTTP/1.1\r\n", "?x=1 HTTP/1.1\r\n")},
 		{"Squid allows no 206", strings.Replace(fixture, "Allow: 206, trailers\r\n", "Allow: trailers\r\n", 1)},
+		{"another digest", edited(fixture, "Docker-Content-Digest: sha256:", "Docker-Content-Digest: sha256:00")},
+		{"no digest", edited(fixture, "Docker-Content-Digest: ", "X-Digest: ")},
+		{"a re-encoded body", edited(fixture, "Content-Type: ", "Content-Encoding: gzip\r\nContent-Type: ")},
 	}
 	for _, tt := range tests {
 		if tt.req == fixture {
@@ -96,4 +99,22 @@ func edited(respmod, old, new string) string {
 		lines = append(lines, l)
 	}
 	return strings.Join(lines, "\r\n") + "\r\n\r\n" + req + "\r\n\r\n" + res + "\r\n\r\n" + preview
+}
+
+// A manifest by digest is stored only with a manifest's media type, and
+// Set-Cookie never is.
+func TestRespmodManifests(t *testing.T) {
+	fixture := edited(capturedRespmod(t), "/blobs/sha256:", "/manifests/sha256:")
+	s := respmodServer(t)
+	_, rest, _ := strings.Cut(fixture, "GET https://")
+	host, _, _ := strings.Cut(rest, "/")
+	s.Registries, _ = cdnurl.NewRegistries(nil, []string{host})
+	if resp := exchangeWith(t, s, fixture)[0]; !strings.HasPrefix(resp, "ICAP/1.0 204 No Content\r\n") {
+		t.Errorf("a manifest served as application/octet-stream: want 204, got\n%s", resp)
+	}
+	manifest := edited(fixture, "Content-Type: application/octet-stream", "Content-Type: application/vnd.oci.image.manifest.v1+json\r\nSet-Cookie: session=1")
+	resp := exchangeWith(t, s, manifest)[0]
+	if !strings.HasPrefix(resp, "ICAP/1.0 206 Partial Content\r\n") || strings.Contains(resp, "Set-Cookie") {
+		t.Errorf("a manifest by digest: want 206 without Set-Cookie, got\n%s", resp)
+	}
 }

@@ -5,11 +5,12 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/squid-cache-exporter/squid-cache-exporter/cdnurl"
 )
 
-// manifestTypes are the manifest media types a registry may hold.
-const manifestTypes = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, " +
-	"application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json"
+// manifestTypes is the Accept of a manifest HEAD.
+var manifestTypes = strings.Join(cdnurl.ManifestTypes, ", ")
 
 // Checker asks the CDN whether a signed URL is valid, as the requester's
 // authorization: it GETs the URL (the CDN answers no HEAD) for its first

@@ -23,7 +23,9 @@ type Request struct {
 }
 
 // ExtrasFormat is the store_id_extras value that hands the helper the
-// client's Authorization, URL-encoded so that it stays one field.
+// client's Authorization, URL-encoded so that it stays one field. Squid
+// consults the helper before the ICAP service removes Authorization from
+// a CDN request, so CDN requests carry it too; the helper ignores it there.
 const ExtrasFormat = `authorization=%#{Authorization}>h`
 
 // ParseLine reads a request line, without its newline.

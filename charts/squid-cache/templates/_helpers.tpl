@@ -92,6 +92,13 @@ squid.cachedRegistries from files/registries.yaml (generated from registries/reg
 {{- $out | uniq | join " " }}
 {{- end }}
 
+{{/* The hosts of host[:port] names, each once, space-separated. */}}
+{{- define "squid-cache.hosts" -}}
+{{- $hosts := list }}
+{{- range . }}{{ $hosts = append $hosts (split ":" .)._0 }}{{ end }}
+{{- $hosts | uniq | join " " }}
+{{- end }}
+
 {{/* The domains a generated CA may sign for: the cached domains, without Squid's leading dot. */}}
 {{- define "squid-cache.caDomains" -}}
 {{- range splitList " " (include "squid-cache.cachedDomains" .) }}

@@ -22,7 +22,7 @@ type Origins struct{ Blobs, Manifests []string }
 // Options.Extra.
 func PrivateBlobs(t testing.TB, helper, cdnPattern, icapAddr string, o Origins) []string {
 	flags := fmt.Sprintf("%s --url-pattern=%s --hosts-file={dir}/hosts --ca-file={dir}/origin-ca.pem", helper, cdnPattern)
-	blobACL, manifestACL := "acl self_serving_registries dstdomain .invalid", "acl manifest_registries dstdomain .invalid"
+	blobACL, manifestACL := "acl self_serving_registries dstdomain -n .invalid", "acl manifest_registries dstdomain -n .invalid"
 	for _, r := range o.Blobs {
 		flags += " --self-serving-registry=" + r
 		blobACL += " " + hostOf(r)
@@ -34,8 +34,8 @@ func PrivateBlobs(t testing.TB, helper, cdnPattern, icapAddr string, o Origins) 
 	r := strings.NewReplacer(
 		"/usr/local/bin/squid-store-id-helper", flags,
 		"icap://127.0.0.1:1344/", "icap://"+icapAddr+"/",
-		"acl self_serving_registries dstdomain .invalid", blobACL,
-		"acl manifest_registries dstdomain .invalid", manifestACL,
+		"acl self_serving_registries dstdomain -n .invalid", blobACL,
+		"acl manifest_registries dstdomain -n .invalid", manifestACL,
 	)
 	lines := snippet(t)
 	for i := range lines {
