@@ -72,14 +72,17 @@ func (r *Registries) SharedKey(rawURL string) (string, bool) {
 		return "", false
 	}
 	host = strings.ToLower(strings.TrimSuffix(host, ":443"))
-	if name, ref, ok := cutLast(path, "/blobs/"); ok && r.blobs[host] && validName(name) {
-		if digest, ok := hexDigest(ref); ok && strings.HasPrefix(ref, "sha256:") {
-			return KeyScheme + ":sha256:" + digest, true
+	for _, kind := range []struct {
+		sep   string
+		hosts map[string]bool
+		key   string
+	}{{"/blobs/", r.blobs, KeyScheme + ":sha256:"}, {"/manifests/", r.manifests, ManifestKeyPrefix}} {
+		name, ref, ok := cutLast(path, kind.sep)
+		if !ok || !kind.hosts[host] || !validName(name) || !strings.HasPrefix(ref, "sha256:") {
+			continue
 		}
-	}
-	if name, ref, ok := cutLast(path, "/manifests/"); ok && r.manifests[host] && validName(name) {
-		if digest, ok := hexDigest(ref); ok && strings.HasPrefix(ref, "sha256:") {
-			return ManifestKeyPrefix + digest, true
+		if digest, ok := hexDigest(ref); ok {
+			return kind.key + digest, true
 		}
 	}
 	return "", false

@@ -2,12 +2,10 @@ package e2e
 
 import (
 	"bytes"
-	"crypto/tls"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/quaytest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/squidtest"
@@ -30,14 +28,7 @@ func TestCARPParentCachesBumpedBlobs(t *testing.T) {
 		"cache deny all",
 		"visible_hostname frontend", // the owner refuses a request whose Via names itself: a loop
 	}})
-	via := func(user string) *client {
-		c := s.client(user, users[user])
-		proxy, _ := url.Parse(front.URL)
-		c.http = &http.Client{Timeout: 10 * time.Second,
-			Transport:     &http.Transport{Proxy: http.ProxyURL(proxy), TLSClientConfig: &tls.Config{RootCAs: s.Bump.Pool()}},
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		return c
-	}
+	via := func(user string) *client { return s.clientVia(front.URL, user, users[user]) }
 	h, data := s.Quay.RandomBlob(512 << 10)
 	for i, user := range []string{"alice", "bob"} {
 		c := via(user)

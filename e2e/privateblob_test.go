@@ -111,8 +111,11 @@ type client struct {
 	http       *http.Client
 }
 
-func (s *setup) client(user, pass string) *client {
-	proxy, _ := url.Parse(s.Squid.URL)
+func (s *setup) client(user, pass string) *client { return s.clientVia(s.Squid.URL, user, pass) }
+
+// clientVia is a client whose proxy is proxyURL.
+func (s *setup) clientVia(proxyURL, user, pass string) *client {
+	proxy, _ := url.Parse(proxyURL)
 	return &client{s: s, user: user, pass: pass, http: &http.Client{
 		Timeout:       10 * time.Second,
 		Transport:     &http.Transport{Proxy: http.ProxyURL(proxy), TLSClientConfig: &tls.Config{RootCAs: s.Bump.Pool()}},
