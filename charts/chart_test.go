@@ -24,6 +24,7 @@ import (
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
 	"github.com/squid-cache-exporter/squid-cache-exporter/collector"
+	"github.com/squid-cache-exporter/squid-cache-exporter/icap"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/squidtest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/prober"
 )
@@ -715,5 +716,42 @@ func TestSMPWorkers(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The start script draws a secret for the ICAP service's /learn at each
+// start: Squid sends it (the adaptation_meta line squid.conf includes
+// after the snippet) and the service reads it from the file on the
+// volume it mounts; the two agree.
+func TestLearnSecretReachesSquidAndTheService(t *testing.T) {
+	objs := objects(t, mustRender(t, nil, nil))
+	conf := configData(t, objs, "squid.conf")
+	snippet, learn := strings.Index(conf, "include /etc/squid-cache/conf/squid-private-blobs.conf"), strings.Index(conf, "include /var/run/squid/learn.conf")
+	if snippet < 0 || learn < snippet {
+		t.Fatal("squid.conf does not include the learn secret after the snippet (whose ACLs it names)")
+	}
+	dir := t.TempDir()
+	var lines []string
+	for _, line := range strings.Split(configData(t, objs, "start-squid.sh"), "\n") {
+		if strings.Contains(line, "secret") && !strings.HasPrefix(strings.TrimSpace(line), "#") {
+			lines = append(lines, strings.NewReplacer("/var/run/squid-log-token", dir, "$run", dir).Replace(line))
+		}
+	}
+	if out, err := exec.Command("sh", "-euc", strings.Join(lines, "\n")).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	meta, _ := os.ReadFile(filepath.Join(dir, "learn.conf"))
+	m := regexp.MustCompile(`^adaptation_meta ` + icap.SecretHeader + ` "([0-9a-f]{32})" learned_registries blob_paths\n$`).FindSubmatch(meta)
+	if m == nil {
+		t.Fatalf("learn.conf: %q", meta)
+	}
+	icapArgs := fmt.Sprint(find(t, objs, "StatefulSet", "squid-cache").get("spec", "template", "spec", "initContainers"))
+	file := "/var/run/squid-log-token/learn-secret"
+	if !strings.Contains(icapArgs, "--learn.secret-file="+file) || !strings.Contains(icapArgs, "mountPath:/var/run/squid-log-token") {
+		t.Fatalf("the ICAP service does not read %s from the volume", file)
+	}
+	secret := &icap.SecretFile{Path: filepath.Join(dir, "learn-secret")}
+	if !secret.Matches(string(m[1])) {
+		t.Error("the service's file does not hold the secret Squid sends")
 	}
 }

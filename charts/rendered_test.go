@@ -61,6 +61,7 @@ func renderedSquid(t *testing.T, q *quaytest.Quay, bump *pkitest.CA, sets map[st
 	files := map[string]string{
 		"run/cachemgr.conf":  "cachemgr_passwd secret info counters storedir service_times store_id active_requests\n",
 		"run/logformat.conf": accesslog.ProbeLogFormat + "\n",
+		"run/learn.conf":     "adaptation_meta " + icap.SecretHeader + ` "0123456789abcdef" learned_registries blob_paths` + "\n",
 	}
 	return squidtest.StartRendered(t, squidtest.Options{Hosts: q.Hosts, BumpCA: bump, OriginCA: q.CA}, files,
 		func(dir string, port int) string {

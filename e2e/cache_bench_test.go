@@ -127,7 +127,9 @@ func getInto(ctx context.Context, hc *http.Client, rawURL string, w io.Writer, h
 		return 0, 0, err
 	}
 	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
+		if header[i+1] != "" { // an anonymous client's Authorization
+			req.Header.Set(header[i], header[i+1])
+		}
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -174,7 +176,7 @@ func (c *client) redirect(repo string, h v1.Hash) (location, token string, err e
 		return "", "", err
 	}
 	req, _ := http.NewRequest(http.MethodGet, "https://"+c.s.Quay.Registry+"/v2/"+repo+"/blobs/"+h.String(), nil)
-	req.Header.Set("Authorization", "Bearer "+token)
+	setAuthorization(req, token)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return "", "", err
@@ -194,7 +196,7 @@ func (s *setup) blobURL(c *client, private bool, h v1.Hash) (rawURL string, head
 		return "https://" + s.Quay.Public + "/v2/org/public/blobs/" + h.String(), nil, nil
 	}
 	location, token, err := c.redirect("org/private", h)
-	return location, []string{"Authorization", "Bearer " + token}, err
+	return location, []string{"Authorization", token}, err
 }
 
 // logKey is the start of the access log's URL for h on a path: the query

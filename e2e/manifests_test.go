@@ -52,7 +52,7 @@ func TestManifestByDigestIsShared(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, auth := range []string{"", "Bearer " + publicToken, "Bearer 0123456789abcdef"} {
+			for _, auth := range []string{"", publicToken, "Bearer 0123456789abcdef"} {
 				var hdr []string
 				if auth != "" {
 					hdr = []string{"Authorization", auth}
@@ -85,7 +85,7 @@ func (c *client) getManifest(t *testing.T, repo, rawURL string, want []byte) (st
 	}
 	before := len(c.s.deliveries(rawURL))
 	req, _ := http.NewRequest(http.MethodGet, rawURL, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
+	setAuthorization(req, token)
 	req.Header.Set("Accept", manifestAccept)
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -42,7 +42,7 @@ func TestOnlyBlobsAreShared(t *testing.T) {
 	manifest := "https://" + s.Quay.Registry + "/v2/org/private/manifests/" + ref.DigestStr()
 	t.Run("private manifest", func(t *testing.T) {
 		token, _ := alice.token("org/private")
-		if status, _, err := fetch(alice.http, manifest, "Authorization", "Bearer "+token); status != http.StatusOK {
+		if status, _, err := fetch(alice.http, manifest, "Authorization", token); status != http.StatusOK {
 			t.Fatalf("alice's manifest GET: %d %v", status, err)
 		}
 		if status, body, _ := fetch(anonymous.http, manifest); status != http.StatusUnauthorized {
@@ -56,7 +56,7 @@ func TestOnlyBlobsAreShared(t *testing.T) {
 			t.Fatalf("anonymous: %d, want 401", status)
 		}
 		token, _ := bob.token("org/private")
-		if status, _, _ := fetch(bob.http, tagged, "Authorization", "Bearer "+token); status != http.StatusOK {
+		if status, _, _ := fetch(bob.http, tagged, "Authorization", token); status != http.StatusOK {
 			t.Errorf("bob after an anonymous 401: %d, want 200 (the 401 was shared)", status)
 		}
 	})

@@ -7,15 +7,19 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,7 +39,9 @@ import (
 	"github.com/squid-cache-exporter/squid-cache-exporter/icap"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/quaytest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/squidtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/learned"
 	"github.com/squid-cache-exporter/squid-cache-exporter/prober"
+	"github.com/squid-cache-exporter/squid-cache-exporter/registries"
 	"github.com/squid-cache-exporter/squid-cache-exporter/traffic"
 )
 
@@ -89,7 +95,7 @@ func startOrigins(t testing.TB, f quaytest.Flavor, helpers, manifests bool, edit
 	var extra []string
 	if helpers {
 		s.icap = startICAP(t, s.out, f.CDNPattern(), origins(q, manifests))
-		extra = squidtest.PrivateBlobs(t, helperBinary, f.CDNPattern(), s.icap.addr, origins(q, manifests))
+		extra = squidtest.PrivateBlobs(t, helperBinary, f.CDNPattern(), s.icap.addr, s.icap.learning(origins(q, manifests)))
 		for i := range extra {
 			if edit != nil {
 				extra[i] = edit(extra[i])
@@ -123,8 +129,15 @@ func (s *setup) clientVia(proxyURL, user, pass string) *client {
 	}}
 }
 
-// token gets a pull token for repo, or fails with the registry's status.
+// token is the Authorization value the client pulls repo with: a pull
+// token from the registry ("Bearer ..."), or, where the registry takes
+// basic credentials on every request (ECR), those, once the registry
+// accepted them as docker login does ("" for an anonymous client). It
+// fails with the registry's status.
 func (c *client) token(repo string) (string, error) {
+	if c.s.Quay.Flavor.BasicAuth {
+		return c.basicAuth()
+	}
 	req, _ := http.NewRequest(http.MethodGet, c.s.Quay.TokenURL(repo), nil)
 	if c.user != "" {
 		req.SetBasicAuth(c.user, c.pass)
@@ -138,7 +151,31 @@ func (c *client) token(repo string) (string, error) {
 	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&body) != nil {
 		return "", fmt.Errorf("token: %s", resp.Status)
 	}
-	return body.Token, nil
+	return "Bearer " + body.Token, nil
+}
+
+func (c *client) basicAuth() (string, error) {
+	if c.user == "" {
+		return "", nil
+	}
+	req, _ := http.NewRequest(http.MethodGet, "https://"+c.s.Quay.Registry+"/v2/", nil)
+	req.SetBasicAuth(c.user, c.pass)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return "", err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("login: %s", resp.Status)
+	}
+	return req.Header.Get("Authorization"), nil
+}
+
+// setAuthorization sets the header unless value is empty (anonymous).
+func setAuthorization(req *http.Request, value string) {
+	if value != "" {
+		req.Header.Set("Authorization", value)
+	}
 }
 
 // signedURL asks the registry for the blob and returns the CDN URL its
@@ -154,7 +191,7 @@ func (c *client) signedURL(t testing.TB, repo string, h v1.Hash) (string, string
 		return blobURL, token
 	}
 	req, _ := http.NewRequest(http.MethodGet, blobURL, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
+	setAuthorization(req, token)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -163,15 +200,21 @@ func (c *client) signedURL(t testing.TB, repo string, h v1.Hash) (string, string
 	if resp.StatusCode != c.s.Quay.Flavor.Redirect {
 		t.Fatalf("%s: blob GET %s: %s", c.user, repo, resp.Status)
 	}
-	return resp.Header.Get("Location"), token
+	location, err := req.URL.Parse(resp.Header.Get("Location")) // Artifact Registry's is relative
+	if err != nil {
+		t.Fatal(err)
+	}
+	return location.String(), token
 }
 
 // cdnGet GETs a CDN URL with the Authorization header clients send.
 func (c *client) cdnGet(t testing.TB, rawURL, token string) (int, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, rawURL, nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	if sameHost(rawURL, c.s.Quay.Registry) || !c.s.Quay.Flavor.BasicAuth {
+		// Clients keep a token across the redirect (buildah sends it to
+		// the CDN too); basic credentials go only to their own host.
+		setAuthorization(req, token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -243,7 +286,7 @@ func testPrivateBlobIsShared(t *testing.T, f quaytest.Flavor) {
 	if n, checks := s.Quay.CDNGets(h), s.Quay.CDNChecks(h); n != 1 || checks != 2 {
 		t.Errorf("the CDN delivered the blob %d times and checked %d, want 1 and 2", n, checks)
 	}
-	if s.icap.modified() == 0 {
+	if s.icap.modified() == 0 && !f.BasicAuth { // basic credentials stay with the registry's host
 		t.Error("the ICAP service removed no Authorization header")
 	}
 	// The bumped CONNECTs never reach the helper: it would answer BH to
@@ -259,8 +302,15 @@ func testPrivateBlobIsShared(t *testing.T, f quaytest.Flavor) {
 		if s.icap.modified() != 1 {
 			t.Errorf("the RESPMOD service made %v answers storable, want 1", s.icap.modified())
 		}
-		s.icap.saveRespmod(t)
+		s.icap.saveRespmod(t, "/respmod", "squid-5.7-respmod.txt")
 		return
+	case f.Learned: // each redirect taught the digest of its URL
+		if n := s.icap.count("RESPMOD", "learned"); n != 2 {
+			t.Errorf("the service learned from %v redirects, want 2", n)
+		}
+		if f.Name == quaytest.ArtifactRegistryFlavor.Name {
+			s.icap.saveRespmod(t, "/learn", "squid-5.7-learn.txt")
+		}
 	}
 	// Docker Hub's and GHCR's emulations have their real CDN names: the
 	// traffic metrics count the CDN's deliveries under the registry.
@@ -302,8 +352,8 @@ func TestPrivateBlobNeverLeaks(t *testing.T) {
 		}},
 		{name: "wrong credentials, the bare blob URL", as: &struct{ user, pass string }{"alice", "guess"},
 			url: func(s *setup, h v1.Hash, _ string) string { return cdnurl.WithoutQuery(s.Quay.SignedURL(h, 0)) }},
-		{name: "tampered signature", url: func(_ *setup, _ v1.Hash, victim string) string {
-			return strings.Replace(victim, "X-Amz-Signature=", "X-Amz-Signature=0", 1)
+		{name: "tampered signature", url: func(s *setup, _ v1.Hash, victim string) string {
+			return s.Quay.Flavor.Tamper(victim)
 		}},
 		{name: "expired signature", url: func(s *setup, h v1.Hash, _ string) string { return s.Quay.SignedURL(h, time.Hour) }},
 	}
@@ -349,6 +399,9 @@ type capture struct {
 	stop    func()
 	mu      sync.Mutex
 	raw     map[net.Conn]*bytes.Buffer
+
+	secret     string // what Squid sends to /learn, as the chart's start script writes it
+	digestsURL string // where the helper asks for learned digests
 }
 
 func startICAP(t testing.TB, logs io.Writer, cdnPattern string, o squidtest.Origins) *capture {
@@ -358,10 +411,35 @@ func startICAP(t testing.TB, logs io.Writer, cdnPattern string, o squidtest.Orig
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.server = &icap.Server{URLs: urls, Registries: registries, Logger: log.NewLogfmtLogger(logs), Metrics: icap.NewMetrics(c.metrics)}
+	c.server = &icap.Server{URLs: urls, Registries: registries, Learner: c.startLearner(t),
+		Logger: log.NewLogfmtLogger(logs), Metrics: icap.NewMetrics(c.metrics)}
 	c.revive(t)
 	t.Cleanup(c.kill)
 	return c
+}
+
+// startLearner gives the service a secret file and serves its digest
+// lookups, as the chart runs it.
+func (c *capture) startLearner(t testing.TB) *icap.Learner {
+	raw := make([]byte, 16)
+	rand.Read(raw)
+	c.secret = hex.EncodeToString(raw)
+	file := filepath.Join(t.TempDir(), "learn-secret")
+	if err := os.WriteFile(file, []byte(c.secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l := &icap.Learner{Store: &learned.Store{}, Secret: &icap.SecretFile{Path: file}}
+	l.URLs, _ = cdnurl.NewLearned(registries.Default)
+	lookups := httptest.NewServer(l.Store.Handler())
+	t.Cleanup(lookups.Close)
+	c.digestsURL = lookups.URL
+	return l
+}
+
+// learning is o with the learning secret and the lookup URL.
+func (c *capture) learning(o squidtest.Origins) squidtest.Origins {
+	o.LearnSecret, o.DigestsURL = c.secret, c.digestsURL
+	return o
 }
 
 // revive serves ICAP on c.addr (a free port the first time).
@@ -387,18 +465,24 @@ func (c *capture) kill() {
 
 // modified is how many requests the service changed, REQMOD and RESPMOD.
 func (c *capture) modified() float64 {
+	return c.count("REQMOD", "modified") + c.count("RESPMOD", "modified")
+}
+
+// count is the service's count of method's requests with result.
+func (c *capture) count(method, result string) float64 {
 	mfs, _ := c.metrics.Gather()
-	n := 0.0
 	for _, mf := range mfs {
 		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
 			for _, l := range m.GetLabel() {
-				if mf.GetName() == "squid_icap_requests_total" && l.GetValue() == "modified" {
-					n += m.GetCounter().GetValue()
-				}
+				labels[l.GetName()] = l.GetValue()
+			}
+			if mf.GetName() == "squid_icap_requests_total" && labels["method"] == method && labels["result"] == result {
+				return m.GetCounter().GetValue()
 			}
 		}
 	}
-	return n
+	return 0
 }
 
 // saveFixture writes the first REQMOD with an Authorization header that
@@ -427,17 +511,18 @@ func (c *capture) saveFixture(t testing.TB) {
 	t.Error("no REQMOD with Authorization was captured")
 }
 
-// saveRespmod writes the first RESPMOD Squid sent (its ICAP head, the
-// HTTP request and response heads, the zero preview), with -update.
-func (c *capture) saveRespmod(t testing.TB) {
+// saveRespmod writes the first RESPMOD Squid sent to the service at
+// path (its ICAP head, the HTTP request and response heads, the zero
+// preview) to icap/testdata/file, with -update.
+func (c *capture) saveRespmod(t testing.TB, path, file string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, buf := range c.raw {
-		_, rest, ok := strings.Cut(buf.String(), "RESPMOD ")
-		if !ok {
+		i := strings.Index(buf.String(), "RESPMOD icap://"+c.addr+path+" ")
+		if i < 0 {
 			continue
 		}
-		rest = "RESPMOD " + rest
+		rest := buf.String()[i:]
 		head, _, _ := strings.Cut(rest, "\r\n\r\n")
 		_, size, _ := strings.Cut(head, "res-body=")
 		size, _, _ = strings.Cut(size, "\r\n")
@@ -448,11 +533,11 @@ func (c *capture) saveRespmod(t testing.TB) {
 			continue
 		}
 		if *update {
-			os.WriteFile("../icap/testdata/squid-5.7-respmod.txt", []byte(rest[:end+preview+4]), 0o644)
+			os.WriteFile("../icap/testdata/"+file, []byte(rest[:end+preview+4]), 0o644)
 		}
 		return
 	}
-	t.Error("no RESPMOD with a body was captured")
+	t.Errorf("no RESPMOD to %s with a body was captured", path)
 }
 
 type recordingListener struct {
@@ -559,7 +644,7 @@ func startWithStoreID(t testing.TB, f quaytest.Flavor, script string) *setup {
 	q := quaytest.StartFlavor(t, users, f)
 	s.icap = startICAP(t, s.out, f.CDNPattern(), origins(q, false))
 	var extra []string
-	for _, line := range squidtest.PrivateBlobs(t, helperBinary, f.CDNPattern(), s.icap.addr, origins(q, false)) {
+	for _, line := range squidtest.PrivateBlobs(t, helperBinary, f.CDNPattern(), s.icap.addr, s.icap.learning(origins(q, false))) {
 		if !strings.HasPrefix(line, "store_id_program ") && !strings.HasPrefix(line, "store_id_children ") {
 			extra = append(extra, line)
 		}
@@ -582,12 +667,20 @@ func origins(q *quaytest.Quay, manifests bool) squidtest.Origins {
 	return o
 }
 
-// stripAnyQuery is the naive store-ID helper for any CDN.
+// stripAnyQuery is the naive store-ID helper for any CDN: it takes the
+// signature away, the query or Artifact Registry's download token.
 const stripAnyQuery = `#!/bin/sh
 while read -r url rest; do
   case "$url" in
     https://*\?*) echo "OK store-id=${url%%\?*}" ;;
+    https://*/artifacts-downloads/*/downloads/*) echo "OK store-id=${url%/*}" ;;
     *) echo "ERR" ;;
   esac
 done
 `
+
+// sameHost says rawURL is on hostPort.
+func sameHost(rawURL, hostPort string) bool {
+	u, err := url.Parse(rawURL)
+	return err == nil && u.Host == hostPort
+}

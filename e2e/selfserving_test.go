@@ -23,7 +23,7 @@ func TestSelfServingRegistryRefusesOthers(t *testing.T) {
 	// What Squid stores is public; what a client gets says private, so that
 	// no cache in front of Squid keeps it.
 	req, _ := http.NewRequest(http.MethodGet, blobURL, nil)
-	req.Header.Set("Authorization", "Bearer "+aliceToken)
+	setAuthorization(req, aliceToken)
 	if resp, err := alice.http.Do(req); err != nil {
 		t.Fatal(err)
 	} else {
@@ -42,7 +42,7 @@ func TestSelfServingRegistryRefusesOthers(t *testing.T) {
 	anyone := s.client("", "").http
 	for _, tt := range []struct{ name, auth string }{
 		{"no token", ""},
-		{"token for another repository", "Bearer " + publicToken},
+		{"token for another repository", publicToken},
 		{"forged token", "Bearer 0123456789abcdef"},
 		{"wrong password, basic", "Basic YWxpY2U6d3Jvbmc="},
 	} {

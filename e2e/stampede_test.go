@@ -166,7 +166,7 @@ const (
 // it reads.
 func pull(c *client, rawURL, token string, want []byte) pullResult {
 	sum := sha256.New()
-	status, n, err := getInto(context.Background(), c.http, rawURL, sum, "Authorization", "Bearer "+token)
+	status, n, err := getInto(context.Background(), c.http, rawURL, sum, "Authorization", token)
 	wantSum := sha256.Sum256(want)
 	switch {
 	case status != http.StatusOK || err != nil && n < int64(len(want)):

@@ -177,7 +177,9 @@ kn create secret docker-registry probe-pull-secret --docker-server=quay.test \
   --docker-username=probe --docker-password=probe-password >/dev/null
 # The same user on the other flavors' registries (registries()).
 auth=$(printf probe:probe-password | base64)
-printf '{"auths":{"registry-1.docker.io":{"auth":"%s"},"ghcr.io":{"auth":"%s"},"harbor.test":{"auth":"%s"}}}' "$auth" "$auth" "$auth" >"$WORK/registries-auth.json"
+ECR_HOST=123456789012.dkr.ecr.us-east-1.amazonaws.com
+printf '{"auths":{"registry-1.docker.io":{"auth":"%s"},"ghcr.io":{"auth":"%s"},"harbor.test":{"auth":"%s"},"us-docker.pkg.dev":{"auth":"%s"},"%s":{"auth":"%s"}}}' \
+  "$auth" "$auth" "$auth" "$auth" "$ECR_HOST" "$auth" >"$WORK/registries-auth.json"
 kn create secret generic registries-pull-secret --type=kubernetes.io/dockerconfigjson \
   --from-file=.dockerconfigjson="$WORK/registries-auth.json" >/dev/null
 quay_ip=$(kn get service quay -o jsonpath='{.spec.clusterIP}')
@@ -188,13 +190,14 @@ cat >"$WORK/hosts.yaml" <<EOF
 hostAliases:
   - ip: $quay_ip
     hostnames: [quay.test, cdn01.quay.test, registry.access.test, outside.test, harbor.test,
-      registry-1.docker.io, production.cloudfront.docker.com, ghcr.io, pkg-containers.githubusercontent.com]
+      registry-1.docker.io, production.cloudfront.docker.com, ghcr.io, pkg-containers.githubusercontent.com,
+      us-docker.pkg.dev, $ECR_HOST, prod-us-east-1-starport-layer-bucket.s3.us-east-1.amazonaws.com]
   - ip: 127.0.0.1
     hostnames: [evil.test, loopback.quay.test]
 squid:
   allowedDestinations: [$quay_ip/32]
 EOF
-ok "quay emulation up at $quay_ip (quay.test, cdn01.quay.test, registry.access.test; Docker Hub's, GHCR's and harbor.test)"
+ok "quay emulation up at $quay_ip (quay.test, cdn01.quay.test, registry.access.test; Docker Hub's, GHCR's, Artifact Registry's, ECR's and harbor.test)"
 VALUES=(-f hack/k8s/values.yaml -f hack/k8s/monitoring.yaml -f "$WORK/hosts.yaml")
 
 pods() { kn get pods -l app.kubernetes.io/instance=$REL,app.kubernetes.io/component=squid -o jsonpath='{range .items[*]}{.metadata.name}={.metadata.uid}{"\n"}{end}' | sort; }
@@ -835,21 +838,25 @@ EOF
 persistence
 
 # --- the other registries of the emulation, cached by one release: Docker
-# Hub's and GHCR's on their real names (squid.cachedRegistries: their API
-# and CDN hosts bumped, in the CA's name constraints; the helpers with the
-# registries table's own CDN patterns), and harbor.test, which serves its
-# private blobs itself (privateBlobs.selfServingRegistries). For each
-# private image the probe passes: its second pull a memory hit (the store-ID
-# helper checked the probe's signed CDN URL, or sent harbor.test a HEAD with
-# its token and the ICAP sidecar's RESPMOD made the answer storable), and
-# its leak check (the blob asked for without access) got no byte.
+# Hub's, GHCR's, Artifact Registry's and ECR's on their real names
+# (squid.cachedRegistries: their API and CDN hosts bumped, in the CA's name
+# constraints; the helpers with the registries table's own rows; for
+# Artifact Registry and ECR, whose CDN URLs name no digest, the ICAP
+# sidecar learns the digest from the redirect), and harbor.test, which
+# serves its private blobs itself (privateBlobs.selfServingRegistries). For
+# each private image the probe passes: its second pull a memory hit, and
+# its leak check (the blob asked for without access) got no byte. Then
+# skopeo, through the proxy, from each: the public and the private image
+# as alice, then as bob (every blob of bob's a hit), and the private one
+# anonymously and as mallory, who has no access (refused, no byte).
+REGISTRIES=(registry-1.docker.io ghcr.io harbor.test us-docker.pkg.dev $ECR_HOST)
 registries() {
   local rel=hb full=hb-squid-cache t=$SECONDS out n
   cat >"$WORK/hb.yaml" <<EOF
 replicaCount: 1
 squid:
   cachedDomains: [harbor.test]
-  cachedRegistries: [docker.io, ghcr.io]
+  cachedRegistries: [docker.io, ghcr.io, gcr.io, ecr]
 privateBlobs:
   urlPatterns: []
   extraCDNDomains: []
@@ -862,6 +869,8 @@ probe:
     - {name: dockerhub-private, image: "registry-1.docker.io/org/private:latest", layer: -1, private: true, interval: 1m}
     - {name: ghcr-private, image: "ghcr.io/org/private:latest", layer: -1, private: true, interval: 1m}
     - {name: harbor-private, image: "harbor.test/org/private:latest", layer: -1, private: true, interval: 1m}
+    - {name: gar-private, image: "us-docker.pkg.dev/org/private:latest", layer: -1, private: true, interval: 1m}
+    - {name: ecr-private, image: "$ECR_HOST/org/private:latest", layer: -1, private: true, interval: 1m}
 EOF
   if ! hn install $rel $CHART "${VALUES[@]}" -f "$WORK/hb.yaml" --wait --timeout 5m >"$WORK/hb.log" 2>&1; then
     fail "helm install caching Docker Hub, GHCR and a self-serving registry"; cat "$WORK/hb.log" >&2
@@ -869,17 +878,99 @@ EOF
     helm_test pass "" $rel
     out=$(kn exec $full-0 -c exporter -- squid-cache-exporter probe --exporter-url=http://127.0.0.1:9301 2>&1 || true)
     n=$(grep -c ': PASS [a-z]*-private$' <<<"$out" || true)
-    if [[ $n == 3 && $(grep -c 'second pull TCP_MEM_HIT' <<<"$out") == 3 && $(grep -c 'leak_check' <<<"$out") == 3 ]]; then
-      ok "Docker Hub, GHCR and harbor.test (serving its own blobs) private images: 3 PASS, second pulls memory hits, leak checks clean ($((SECONDS - t))s)"
+    if [[ $n == 5 && $(grep -c 'second pull TCP_MEM_HIT' <<<"$out") == 5 && $(grep -c 'leak_check' <<<"$out") == 5 ]]; then
+      ok "Docker Hub, GHCR, Artifact Registry, ECR and harbor.test (serving its own blobs) private images: 5 PASS, second pulls memory hits, leak checks clean ($((SECONDS - t))s)"
       grep 'replica\|squid:' <<<"$out" | sed 's/^/     /' >&2
     else
-      fail "Docker Hub, GHCR and harbor.test: the probe says"; echo "$out" >&2
+      fail "Docker Hub, GHCR, Artifact Registry, ECR and harbor.test: the probe says"; echo "$out" >&2
       kn logs $full-0 -c squid --tail 20 >&2 || true
     fi
+    skopeo_users $full
   fi
   hn uninstall $rel --wait --timeout 3m >/dev/null 2>&1 || true
   kn delete configmap $full-ca >/dev/null 2>&1 || true
   kn delete secret $full-ca $full-cachemgr >/dev/null 2>&1 || true
+}
+# skopeo_pod NAME CREDS SEQUENTIAL IMAGE...: a pod of skopeo copies of each
+# image through the release's proxy, trusting its CA, with --src-creds
+# CREDS ("" for none); one after the other (init containers) or at once.
+skopeo_pod() {
+  local name=$1 creds=$2 seq=$3 full=$4; shift 4
+  local i=0 img containers="" kind=containers
+  [[ $seq == seq ]] && kind=initContainers
+  for img in "$@"; do
+    i=$((i + 1))
+    containers+="
+    - name: pull-$i
+      image: localhost/squid-cache-exporter/skopeo:$tag
+      imagePullPolicy: IfNotPresent
+      args: [copy, --src-cert-dir=/ca${creds:+, --src-creds=$creds}, \"docker://$img\", \"dir:/tmp/pull-$i\"]
+      env: [{name: HTTPS_PROXY, value: \"http://$full:3128\"}, {name: NO_PROXY, value: localhost}]
+      securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+      volumeMounts: [{name: ca, mountPath: /ca}, {name: tmp, mountPath: /tmp}]"
+  done
+  kn delete pod "$name" --ignore-not-found --wait=true >/dev/null 2>&1
+  kn apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: $name, labels: {app: proxycheck}}
+spec:
+  restartPolicy: Never
+  automountServiceAccountToken: false
+  securityContext: {runAsNonRoot: true, runAsUser: 65534, seccompProfile: {type: RuntimeDefault}}
+  $kind:$containers
+$([[ $seq == seq ]] && printf '  containers:\n    - {name: done, image: "localhost/squid-cache-exporter/skopeo:%s", imagePullPolicy: IfNotPresent, args: [--version], securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}}' "$tag")
+  volumes: [{name: ca, configMap: {name: $full-ca}}, {name: tmp, emptyDir: {}}]
+EOF
+}
+
+# skopeo_wait NAME: waits for the pod to end; prints its phase.
+skopeo_wait() {
+  local phase=""
+  for _ in $(seq 300); do
+    phase=$(kn get pod "$1" -o jsonpath='{.status.phase}' 2>/dev/null)
+    [[ $phase == Succeeded || $phase == Failed ]] && break
+    sleep 1
+  done
+  echo "$phase"
+}
+
+skopeo_users() {
+  local full=$1 t=$SECONDS r images=() private=() ip codes refused exits log
+  for r in "${REGISTRIES[@]}"; do images+=("$r/org/public:latest" "$r/org/private:latest"); private+=("$r/org/private:latest"); done
+  for u in alice bob; do
+    skopeo_pod skopeo-$u "$u:$u-pw" seq $full "${images[@]}"
+    if [[ $(skopeo_wait skopeo-$u) != Succeeded ]]; then
+      fail "skopeo as $u: $(kn get pod skopeo-$u -o jsonpath='{.status.initContainerStatuses[*].state}')"
+      kn logs skopeo-$u --all-containers --tail 5 >&2 || true
+      return
+    fi
+  done
+  skopeo_pod skopeo-anonymous "" par $full "${private[@]}"
+  skopeo_pod skopeo-mallory "mallory:mallory-pw" par $full "${private[@]}"
+  refused=0
+  for p in skopeo-anonymous skopeo-mallory; do
+    skopeo_wait $p >/dev/null
+    exits=$(kn get pod $p -o jsonpath='{range .status.containerStatuses[*]}{.state.terminated.exitCode}{" "}{end}')
+    for e in $exits; do [[ $e != 0 ]] && refused=$((refused + 1)); done
+  done
+  kn logs $full-0 -c exporter >"$WORK/hb-access.log"
+  # Blob deliveries (200) of a pod: registry blob paths, CDN digest paths,
+  # Artifact Registry's downloads, ECR's layer bucket.
+  deliveries() {
+    ip=$(kn get pod "$1" -o jsonpath='{.status.podIP}')
+    awk -v ip="$ip" '$3 == ip && $4 ~ /\/200$/ && ($7 ~ /\/sha256[:\/]/ || $7 ~ /artifacts-downloads|starport-layer-bucket/) {print $4, $7}' "$WORK/hb-access.log"
+  }
+  codes=$(deliveries skopeo-bob | awk '{print $1}' | sort | uniq -c | tr -s ' ' | tr '\n' ',')
+  log=$( (deliveries skopeo-anonymous; deliveries skopeo-mallory) | wc -l)
+  if [[ -n $(deliveries skopeo-alice) && -n $codes ]] && ! deliveries skopeo-bob | grep -vqE '^TCP_(MEM_)?HIT/200 ' &&
+    [[ $refused == $((2 * ${#private[@]})) && $log == 0 ]]; then
+    ok "skopeo through the proxy from ${#REGISTRIES[@]} registries: alice pulled each public and private image, bob's blob deliveries then:${codes%,}; anonymous and mallory refused on $refused of $((2 * ${#private[@]})) private pulls, 0 blob bytes delivered to them ($((SECONDS - t))s)"
+  else
+    fail "skopeo users: bob's deliveries ${codes%,}; refused $refused of $((2 * ${#private[@]})); deliveries to the refused: $log"
+    deliveries skopeo-alice | sed 's/^/     alice: /' >&2; deliveries skopeo-bob | sed 's/^/     bob: /' >&2
+  fi
+  kn delete pod skopeo-alice skopeo-bob skopeo-anonymous skopeo-mallory --wait=false >/dev/null 2>&1 || true
 }
 registries
 

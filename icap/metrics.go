@@ -12,6 +12,7 @@ const (
 	resultUnmodified = "unmodified" // 204
 	resultOptions    = "options"
 	resultError      = "error"
+	resultLearned    = "learned" // /learn: a redirect's digest remembered
 )
 
 // Metrics of the service.
@@ -35,6 +36,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.requests.WithLabelValues("REQMOD", r)
 		m.requests.WithLabelValues("RESPMOD", r)
 	}
+	m.requests.WithLabelValues("RESPMOD", resultLearned)
 	reg.MustRegister(m.requests, m.duration)
 	return m
 }

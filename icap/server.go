@@ -39,6 +39,7 @@ const (
 type Server struct {
 	URLs       *cdnurl.Matcher
 	Registries *cdnurl.Registries // nil or empty: RESPMOD changes nothing
+	Learner    *Learner           // nil: /learn learns nothing
 	Logger     log.Logger
 	Metrics    *Metrics
 
@@ -121,6 +122,9 @@ func (s *Server) answer(r *bufio.Reader, w *bufio.Writer, req *Request) (string,
 		writeOptions(w, req.URI, s.maxConns())
 		return resultOptions, nil
 	case "RESPMOD":
+		if strings.HasSuffix(req.URI, "/learn") {
+			return s.answerLearn(r, w, req)
+		}
 		return s.answerRespmod(r, w, req)
 	case "REQMOD":
 	default:
@@ -136,7 +140,7 @@ func (s *Server) answer(r *bufio.Reader, w *bufio.Writer, req *Request) (string,
 		return resultUnmodified, writeNoChange(w, req)
 	}
 	method, target, ok := requestLine(req.HTTPHdr)
-	if !ok || method != "GET" || !s.URLs.Match(absoluteURL(target, req.HTTPHdr)) {
+	if !ok || method != "GET" || !s.isCDNBlob(absoluteURL(target, req.HTTPHdr)) {
 		return resultUnmodified, writeNoChange(w, req)
 	}
 	hdr, removed := withoutField(req.HTTPHdr, "Authorization")
@@ -146,6 +150,11 @@ func (s *Server) answer(r *bufio.Reader, w *bufio.Writer, req *Request) (string,
 	fmt.Fprintf(w, "ICAP/1.0 200 OK\r\nISTag: %s\r\nEncapsulated: req-hdr=0, null-body=%d\r\n\r\n", ISTag, len(hdr))
 	_, err := w.Write(hdr)
 	return resultModified, err
+}
+
+// isCDNBlob: a CDN blob URL, whether it names its digest or not.
+func (s *Server) isCDNBlob(rawURL string) bool {
+	return s.URLs.Match(rawURL) || s.Learner != nil && s.Learner.URLs.Match(rawURL)
 }
 
 // absoluteURL is the request's URL: Squid sends an absolute one; an
@@ -175,13 +184,16 @@ func writeNoChange(w *bufio.Writer, req *Request) error {
 }
 
 // writeOptions says what the service at uri does: REQMOD, or RESPMOD at a
-// URI ending in /respmod; a zero preview for every request, 204 for no
+// URI ending in /respmod or /learn; a zero preview for every request, 204 for no
 // change, 206 (RESPMOD: new headers, the body as it came), and the
 // connections it accepts at most.
 func writeOptions(w *bufio.Writer, uri string, maxConns int) {
 	method, allow := "REQMOD", "204"
-	if strings.HasSuffix(uri, "/respmod") {
+	switch {
+	case strings.HasSuffix(uri, "/respmod"):
 		method, allow = "RESPMOD", "204, 206"
+	case strings.HasSuffix(uri, "/learn"):
+		method = "RESPMOD"
 	}
 	fmt.Fprintf(w, "ICAP/1.0 200 OK\r\nMethods: %s\r\nService: squid-cache-exporter blob %s\r\nISTag: %s\r\n"+
 		"Allow: %s\r\nPreview: 0\r\nTransfer-Preview: *\r\nOptions-TTL: 3600\r\nMax-Connections: %d\r\n"+

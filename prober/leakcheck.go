@@ -60,6 +60,12 @@ func (ro *round) attempts(ctx context.Context, ref name.Digest, p pull, base htt
 		anonymous = &http.Client{Transport: rt}
 	}
 	out := []attempt{{"anonymous registry pull", blobURL, anonymous}}
+	if p.final != nil && strings.Contains(p.final.Path, "/artifacts-downloads/") {
+		// Artifact Registry's download token is the path's last segment.
+		forged := *p.final
+		forged.Path, forged.RawPath = forgeLast(forged.Path), ""
+		return append(out, attempt{"download URL with a forged token", forged.String(), plain})
+	}
 	if p.final == nil || p.final.RawQuery == "" {
 		return out // the registry served the bytes itself: its URL is all there is
 	}
@@ -84,15 +90,23 @@ func forge(query string) string {
 			longest = i
 		}
 	}
-	b := []byte(pairs[longest])
+	pairs[longest] = forgeLast(pairs[longest])
+	return strings.Join(pairs, "&")
+}
+
+// forgeLast changes the last character of s.
+func forgeLast(s string) string {
+	if s == "" {
+		return s
+	}
+	b := []byte(s)
 	last := len(b) - 1
 	if b[last] == 'A' {
 		b[last] = 'B'
 	} else {
 		b[last] = 'A'
 	}
-	pairs[longest] = string(b)
-	return strings.Join(pairs, "&")
+	return string(b)
 }
 
 // tryLeak sends one attempt and reports how many bytes of the blob came

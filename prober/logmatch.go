@@ -8,32 +8,42 @@ import (
 	"strings"
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/accesslog"
+	"github.com/squid-cache-exporter/squid-cache-exporter/cdnurl"
+	"github.com/squid-cache-exporter/squid-cache-exporter/registries"
 )
 
 // matcher picks this round's lines: GETs from our address whose URL holds
-// the digest (the registry's /blobs/sha256:<hex> and the CDN's .../<hex>)
-// and that carry our marker. Other clients, other rounds of the same
-// target and forged lines lack the marker. Lines like ours in a log
-// without the marker field are counted, to say what is wrong.
+// the digest (the registry's /blobs/sha256:<hex> and the CDN's .../<hex>),
+// or is a CDN URL that names none (Artifact Registry's, ECR's), and that
+// carry our marker. Other clients, other rounds of the same target and
+// forged lines lack the marker; the pull's token and manifest requests
+// carry it but are neither. Lines like ours in a log without the marker
+// field are counted, to say what is wrong.
 func (ro *round) matcher(hexDigest []byte) func(*accesslog.Entry) bool {
 	return func(e *accesslog.Entry) bool {
-		if string(e.Method) != http.MethodGet || !bytes.Contains(e.URL, hexDigest) {
+		if string(e.Method) != http.MethodGet {
 			return false
 		}
 		if client := ro.client.Load(); client != nil && string(e.Client) != *client {
 			return false
 		}
+		named := bytes.Contains(e.URL, hexDigest)
 		if !e.MarkerField {
-			ro.unmarked.Add(1)
+			if named {
+				ro.unmarked.Add(1)
+			}
 			return false
 		}
 		if e.Marker == nil {
 			return false
 		}
 		_, ours := ro.markers.pullOf(string(e.Marker))
-		return ours
+		return ours && (named || learnedURLs.Match(string(e.URL)))
 	}
 }
+
+// learnedURLs are the CDN URL shapes that name no digest.
+var learnedURLs, _ = cdnurl.NewLearned(registries.Default)
 
 // matchLog waits until the log shows the line that delivered each pull's
 // bytes (not the registry's redirect), and records their codes.

@@ -40,6 +40,11 @@ type CDN struct {
 	Example string
 	// Source says where the shape comes from.
 	Source string
+	// Learned: the URL names no digest (a download token, an object key).
+	// The digest is learned from the registry's own redirect to the URL,
+	// seen by the ICAP service (docs/security.md); URL then matches the
+	// whole URL without its query, digest or not, and allows a port.
+	Learned bool
 }
 
 // Default is the table the programs ship with.
@@ -94,19 +99,71 @@ var Default = []Registry{
 			Source:  "opentofu/opentofu rfc/20241206-oci-registries/1-oci-primer.md; Azure Storage SAS (Microsoft Learn, Identify URI and SAS parameters)",
 		}},
 	},
-	// Their CDN URLs carry no digest (an opaque token, an S3 key): counted
-	// by the traffic metrics, not shared by the helpers.
-	{Name: "gcr.io", Hosts: []string{"gcr.io", "*.gcr.io", "*.pkg.dev"}},
+	{
+		Name:  "gcr.io",
+		Hosts: []string{"gcr.io", "*.gcr.io", "*.pkg.dev"},
+		// Artifact Registry (and gcr.io, which it serves) answers a blob
+		// GET with a 302 to a relative Location on its own host: a
+		// download token of about a thousand base64url characters, which
+		// names no digest and is the whole credential (no Authorization
+		// needed).
+		CDNs: []CDN{{
+			Hosts: []string{"*.pkg.dev", "gcr.io", "*.gcr.io"},
+			URL: `^https://[a-z0-9.-]+\.pkg\.dev[:0-9]*/artifacts-downloads/namespaces/[^/?#]+/repositories/[^/?#]+/downloads/[A-Za-z0-9_=-]+$` +
+				`|^https://[a-z0-9.-]*gcr\.io[:0-9]*/artifacts-downloads/namespaces/[^/?#]+/repositories/[^/?#]+/downloads/[A-Za-z0-9_=-]+$`,
+			Example: "https://us-docker.pkg.dev/artifacts-downloads/namespaces/example-project/repositories/images/downloads/ALJ4c2VjcmV0LXRva2VuLW1hZGUtdXA=",
+			Source:  "ahmetb/serverless-registry-proxy issue #8 (the 302 and its Location); sonatype/nexus-public issue #1061 (relative Location on us-east1-docker.pkg.dev)",
+			Learned: true,
+		}},
+	},
 	{Name: "registry.k8s.io", Hosts: []string{"registry.k8s.io", "*.registry.k8s.io"}},
 	{Name: "public.ecr.aws", Hosts: []string{"public.ecr.aws"}},
+	{
+		Name:  "ecr",
+		Hosts: ecrHosts("*.dkr.ecr.%s.amazonaws.com"),
+		// A private ECR answers a blob GET with a 307 to an S3 presigned
+		// URL of its layer bucket, whose object key names no digest.
+		CDNs: []CDN{{
+			Hosts:   ecrHosts("prod-%s-starport-layer-bucket.s3.%s.amazonaws.com"),
+			URL:     `^https://prod-[a-z0-9-]+-starport-layer-bucket\.s3\.[a-z0-9-]+\.amazonaws\.com[:0-9]*/[^?#]+$`,
+			Signed:  []string{"X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-Security-Token", "X-Amz-Signature"},
+			Example: "https://prod-us-east-1-starport-layer-bucket.s3.us-east-1.amazonaws.com/4f1c-123456789012-6b1a1e0c-2d4b-8e0f-6c1d-0a9b8c7d6e5f/0c2bd3a4-5e6f-4a7b-8c9d-0e1f2a3b4c5d?X-Amz-Security-Token=IQoJEXAMPLE&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20261207T050000Z&X-Amz-SignedHeaders=host&X-Amz-Expires=3600&X-Amz-Credential=ASIAEXAMPLE%2F20261207%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=5d2c0e0f",
+			Source:  "AWS, Amazon ECR interface VPC endpoints (the prod-<region>-starport-layer-bucket buckets); awsdocs/amazon-ecr-user-guide issues #8 and #24",
+			Learned: true,
+		}},
+	},
 }
 
-// CDNURLs are the URL patterns of every CDN in rs.
+// ecrRegions are the AWS commercial regions with ECR: each has its own
+// registry hosts and layer bucket, and a Squid dstdomain or a name
+// constraint cannot say "any region".
+var ecrRegions = []string{
+	"us-east-1", "us-east-2", "us-west-1", "us-west-2", "af-south-1", "ap-east-1", "ap-east-2",
+	"ap-south-1", "ap-south-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+	"ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5", "ap-southeast-7",
+	"ca-central-1", "ca-west-1", "eu-central-1", "eu-central-2", "eu-west-1", "eu-west-2", "eu-west-3",
+	"eu-south-1", "eu-south-2", "eu-north-1", "il-central-1", "me-south-1", "me-central-1",
+	"mx-central-1", "sa-east-1",
+}
+
+// ecrHosts spells format once for each region (every %s is the region).
+func ecrHosts(format string) []string {
+	out := make([]string, len(ecrRegions))
+	for i, r := range ecrRegions {
+		out[i] = strings.ReplaceAll(format, "%s", r)
+	}
+	return out
+}
+
+// CDNURLs are the URL patterns of every CDN in rs whose URLs name the
+// digest.
 func CDNURLs(rs []Registry) []string {
 	var out []string
 	for _, r := range rs {
 		for _, c := range r.CDNs {
-			out = append(out, c.URL)
+			if !c.Learned {
+				out = append(out, c.URL)
+			}
 		}
 	}
 	return out

@@ -23,9 +23,14 @@ type Helper struct {
 	// such requests are not matched.
 	Registries    *cdnurl.Registries
 	CheckRegistry func(ctx context.Context, rawURL, authorization string) (bool, error)
-	Timeout       time.Duration // bound of one check
-	Logger        log.Logger
-	Metrics       *Metrics
+	// Learned CDN URLs name no digest: Digest asks the ICAP service which
+	// blob the registry's redirect named for that very URL. Both nil:
+	// such requests are not matched.
+	Learned *cdnurl.Learned
+	Digest  func(ctx context.Context, rawURL string) (hex string, ok bool, err error)
+	Timeout time.Duration // bound of one check
+	Logger  log.Logger
+	Metrics *Metrics
 
 	out sync.Mutex
 }
@@ -55,10 +60,33 @@ func (h *Helper) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 			wg.Go(func() { h.write(out, req.reply(h.decide(ctx, req.URL, check, replyVerifiedByRegistry(key)))) })
 			continue
 		}
+		if h.Learned.Match(req.URL) && h.Digest != nil {
+			wg.Go(func() { h.write(out, req.reply(h.decideLearned(ctx, req.URL))) })
+			continue
+		}
 		h.Metrics.observe(resultNotMatching, 0)
 		h.write(out, req.reply(replyERR))
 	}
 	return lines.Err()
+}
+
+// decideLearned files a CDN URL that names no digest under the key of the
+// blob its registry's redirect named, once the CDN has authorized it as
+// any CDN URL; a URL whose digest was not learned (its redirect did not
+// pass through this Squid, or was forgotten) is filed apart.
+func (h *Helper) decideLearned(ctx context.Context, rawURL string) string {
+	lookupCtx, cancel := context.WithTimeout(ctx, h.Timeout)
+	hex, ok, err := h.Digest(lookupCtx, rawURL)
+	cancel()
+	if err != nil || !ok {
+		h.Metrics.observe(resultNotLearned, 0)
+		if err != nil {
+			level.Warn(h.Logger).Log("msg", "digest lookup failed", "url", redact.URL(rawURL), "err", redact.Error(err))
+		}
+		return replyUnverified(cdnurl.UnverifiedKey(rawURL))
+	}
+	check := func(ctx context.Context) (bool, error) { return h.Check(ctx, rawURL) }
+	return h.decide(ctx, rawURL, check, replyOK(cdnurl.BlobKey(hex)))
 }
 
 // decide answers verified when check says the origin authorized the

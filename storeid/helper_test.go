@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/squid-cache-exporter/squid-cache-exporter/cdnurl"
+	"github.com/squid-cache-exporter/squid-cache-exporter/registries"
 )
 
 const hex = "0ea0faeb23c26511e776010a311460a8e57c969b6d3f16484fa1dd29c22a613d"
@@ -234,3 +235,34 @@ func (l *lineRecorder) waitFor(n int, within time.Duration) []string {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// A CDN URL that names no digest is shared under the digest its
+// registry's redirect named, once the CDN authorized that very URL; one
+// whose digest nobody learned, or whose lookup failed, is filed apart.
+func TestHelperLearnedURLs(t *testing.T) {
+	download := "https://us-docker.pkg.dev/artifacts-downloads/namespaces/p/repositories/r/downloads/"
+	learnedDigests := map[string]string{download + "good": hex, download + "bad": hex}
+	h := newHelper(t, time.Second)
+	h.Learned, _ = cdnurl.NewLearned(registries.Default)
+	h.Digest = func(_ context.Context, rawURL string) (string, bool, error) {
+		if strings.HasSuffix(rawURL, "broken") {
+			return "", false, errors.New("connection refused")
+		}
+		d, ok := learnedDigests[rawURL]
+		return d, ok, nil
+	}
+	for url, want := range map[string]string{
+		download + "good":   "OK store-id=" + shared,
+		download + "bad":    "OK store-id=squid-cache-unverified:" + download + "bad unverified=1", // learned, the CDN refused it
+		download + "other":  "OK store-id=squid-cache-unverified:" + download + "other unverified=1",
+		download + "broken": "OK store-id=squid-cache-unverified:" + download + "broken unverified=1",
+	} {
+		if got := run(t, h, url+" 127.0.0.1/- - GET\n"); len(got) != 1 || got[0] != want {
+			t.Errorf("%s: %q, want %q", url, got, want)
+		}
+	}
+	h.Digest = nil
+	if got := run(t, h, download+"good 127.0.0.1/- - GET\n"); got[0] != "ERR" {
+		t.Errorf("without lookups: %q, want ERR", got)
+	}
+}

@@ -13,6 +13,7 @@ const (
 	resultError       = "error"        // the check failed or timed out: filed apart
 	resultNotMatching = "not_matching" // not a CDN blob URL: ERR
 	resultMalformed   = "malformed"    // a line Squid should not send: BH
+	resultNotLearned  = "not_learned"  // a CDN URL naming no digest, none learned for it: filed apart
 )
 
 // Metrics of the helper.
@@ -36,7 +37,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "squid_store_id_checks_in_flight", Help: "Authorization checks under way.",
 		}),
 	}
-	for _, r := range []string{resultVerified, resultDenied, resultError, resultNotMatching, resultMalformed} {
+	for _, r := range []string{resultVerified, resultDenied, resultError, resultNotMatching, resultMalformed, resultNotLearned} {
 		m.requests.WithLabelValues(r)
 	}
 	reg.MustRegister(m.requests, m.checks, m.inFlight)

@@ -20,8 +20,8 @@ import (
 
 // The emulated registries, as a user would configure them.
 var testRegistries = []Registry{
-	{quaytest.RegistryName, []string{quaytest.RegistryName, "*.quay.test"}},
-	{quaytest.PublicName, []string{quaytest.PublicName}},
+	{Name: quaytest.RegistryName, Hosts: []string{quaytest.RegistryName, "*.quay.test"}},
+	{Name: quaytest.PublicName, Hosts: []string{quaytest.PublicName}},
 }
 
 // A real client pulls the same image twice through a bumping Squid, from a

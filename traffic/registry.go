@@ -3,6 +3,7 @@ package traffic
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	table "github.com/squid-cache-exporter/squid-cache-exporter/registries"
@@ -14,6 +15,9 @@ import (
 type Registry struct {
 	Name  string
 	Hosts []string
+	// Layers are hosts that serve nothing but blobs under URLs that name
+	// no digest (ECR's layer buckets): a GET there is a blob delivery.
+	Layers []string
 }
 
 // DefaultRegistries are the registries of the registries package's table, each with
@@ -25,6 +29,13 @@ func fromTable(rows []table.Registry) []Registry {
 	out := make([]Registry, len(rows))
 	for i, r := range rows {
 		out[i] = Registry{Name: r.Name, Hosts: r.AllHosts()}
+		for _, c := range r.CDNs {
+			for _, h := range c.Hosts {
+				if c.Learned && !slices.Contains(r.Hosts, h) {
+					out[i].Layers = append(out[i].Layers, h)
+				}
+			}
+		}
 	}
 	return out
 }
@@ -37,7 +48,8 @@ type registries struct {
 	names    []string       // label values by index; the last is "other"
 	api      []string       // each registry's first host: its API, not a CDN
 	exact    map[string]int // host -> index
-	suffixes []suffix       // "*." hosts, checked in order
+	layers   map[string]bool
+	suffixes []suffix // "*." hosts, checked in order
 }
 
 type suffix struct {
@@ -46,7 +58,7 @@ type suffix struct {
 }
 
 func newRegistries(rs []Registry) (*registries, error) {
-	r := &registries{exact: map[string]int{}}
+	r := &registries{exact: map[string]int{}, layers: map[string]bool{}}
 	for i, reg := range rs {
 		if reg.Name == "" || reg.Name == otherRegistry || len(reg.Hosts) == 0 {
 			return nil, fmt.Errorf("registry %q: a name other than %q and at least one host", reg.Name, otherRegistry)
@@ -64,6 +76,9 @@ func newRegistries(rs []Registry) (*registries, error) {
 			}
 			r.exact[h] = i
 		}
+		for _, h := range reg.Layers {
+			r.layers[strings.ToLower(h)] = true
+		}
 	}
 	r.names = append(r.names, otherRegistry)
 	return r, nil
@@ -80,6 +95,13 @@ func (r *registries) index(host []byte) int {
 		}
 	}
 	return len(r.names) - 1
+}
+
+// isLayer says a request is a blob delivery although its URL names no
+// digest: an Artifact Registry download (its path) or a GET from an ECR
+// layer bucket (its host).
+func (r *registries) isLayer(host, path []byte) bool {
+	return bytes.HasPrefix(path, []byte("/artifacts-downloads/")) || r.layers[string(host)]
 }
 
 func (r *registries) other() int { return len(r.names) - 1 }

@@ -104,6 +104,9 @@ func (c *Counter) Observe(e *accesslog.Entry) {
 		return
 	}
 	obj, digest := classifyPath(path)
+	if obj == Other && c.registries.isLayer(host, path) {
+		obj = Blob
+	}
 	cache := ClassifyCache(e.Result, e.Status)
 	if obj == Blob {
 		served := reg

@@ -3,7 +3,9 @@
 // their responses, and leaves every other request alone. At /respmod it
 // makes storable the blobs that registries named by --self-serving-registry
 // serve themselves, and the manifests by digest of --manifests-by-digest,
-// for requests the store-ID helper verified.
+// for requests the store-ID helper verified. At /learn it remembers which
+// blob a registry's redirect named for a CDN URL that names none (Artifact
+// Registry, ECR), and answers the store-ID helper's lookups.
 //
 //	icap_enable on
 //	icap_service blob_reqmod reqmod_precache icap://127.0.0.1:1344/reqmod bypass=off
@@ -26,6 +28,8 @@ import (
 	"github.com/squid-cache-exporter/squid-cache-exporter/icap"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/logging"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/webserver"
+	"github.com/squid-cache-exporter/squid-cache-exporter/learned"
+	table "github.com/squid-cache-exporter/squid-cache-exporter/registries"
 )
 
 func main() {
@@ -34,6 +38,8 @@ func main() {
 	patterns := app.Flag("url-pattern", "Regular expression of the CDN blob URLs (repeatable); replaces the CDNs of the built-in registries (quay.io, docker.io, ghcr.io).").Strings()
 	selfServing := app.Flag("self-serving-registry", "host[:port] of a registry that serves private blobs itself (repeatable): at /respmod, its 200s to verified blob GETs are made storable.").Strings()
 	manifests := app.Flag("manifests-by-digest", "host[:port] of a registry whose manifests fetched by digest are shared (repeatable): at /respmod, its 200s to verified manifest GETs are made storable.").Strings()
+	secretFile := app.Flag("learn.secret-file", "File holding the secret Squid sends at /learn (adaptation_meta "+icap.SecretHeader+"); read again when Squid's changes. Empty: /learn learns nothing.").String()
+	digestsAddr := app.Flag("digests.listen-address", "Answer the store-ID helper's digest lookups here (loopback). Empty: no lookups.").Default("127.0.0.1:1345").String()
 	metricsAddr := app.Flag("web.listen-address", "Serve metrics here. The default is the loopback only; a sidecar scraped by Prometheus sets :9302.").Default("127.0.0.1:9302").String()
 	logLevel := app.Flag("log.level", "debug, info, warn or error.").Default("info").Enum("debug", "info", "warn", "error")
 	logFormat := app.Flag("log.format", "logfmt or json.").Default("logfmt").Enum("logfmt", "json")
@@ -49,6 +55,13 @@ func main() {
 	if err == nil {
 		registries, err = cdnurl.NewRegistries(*selfServing, *manifests)
 	}
+	learner := &icap.Learner{Store: &learned.Store{}}
+	if err == nil {
+		learner.URLs, err = cdnurl.NewLearned(table.Default)
+	}
+	if *secretFile != "" {
+		learner.Secret = &icap.SecretFile{Path: *secretFile}
+	}
 	if err != nil {
 		level.Error(logger).Log("msg", "bad flag", "err", err)
 		os.Exit(2)
@@ -60,7 +73,16 @@ func main() {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	server := &icap.Server{URLs: urls, Registries: registries, Logger: logger, Metrics: icap.NewMetrics(reg)}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "squid_icap_learned_urls", Help: "Signed CDN URLs whose digest was learned from a registry's redirect and is kept.",
+	}, func() float64 { return float64(learner.Store.Len()) }))
+	server := &icap.Server{URLs: urls, Registries: registries, Learner: learner, Logger: logger, Metrics: icap.NewMetrics(reg)}
+	if *digestsAddr != "" {
+		go func() {
+			err := webserver.New(*digestsAddr, learner.Store.Handler(), slogger).ListenAndServe()
+			level.Error(logger).Log("msg", "digest lookup server stopped", "err", err)
+		}()
+	}
 	go func() {
 		err := webserver.New(*metricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), slogger).ListenAndServe()
 		level.Error(logger).Log("msg", "metrics server stopped", "err", err)

@@ -25,6 +25,8 @@ import (
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/hostsfile"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/logging"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/webserver"
+	"github.com/squid-cache-exporter/squid-cache-exporter/learned"
+	table "github.com/squid-cache-exporter/squid-cache-exporter/registries"
 	"github.com/squid-cache-exporter/squid-cache-exporter/storeid"
 )
 
@@ -33,6 +35,7 @@ func main() {
 	patterns := app.Flag("url-pattern", "Regular expression of the CDN blob URLs to share (repeatable); replaces the CDNs of the built-in registries (quay.io, docker.io, ghcr.io).").Strings()
 	selfServing := app.Flag("self-serving-registry", "host[:port] of a registry that serves private blobs itself (repeatable): its blob GETs are shared once a HEAD with the client's Authorization is answered 200. Needs store_id_extras "+storeid.ExtrasFormat+".").Strings()
 	manifests := app.Flag("manifests-by-digest", "host[:port] of a registry whose manifests fetched by digest are shared (repeatable), once a HEAD of the manifest with the client's Authorization is answered 200. A manifest by tag never is.").Strings()
+	digestsURL := app.Flag("digests-url", "Where the ICAP service answers digest lookups, for CDN URLs that name no digest (Artifact Registry, ECR). Empty: such URLs are not shared.").Default("http://127.0.0.1:1345").String()
 	caFile := app.Flag("ca-file", "PEM bundle to trust for the CDN, besides the system roots.").String()
 	hostsFile := app.Flag("hosts-file", "Resolve names from this hosts file first (Squid's hosts_file).").String()
 	timeout := app.Flag("check-timeout", "Longest an authorization check may take; past it the request is not shared.").Default("5s").Duration()
@@ -51,6 +54,10 @@ func main() {
 	if err == nil {
 		registries, err = cdnurl.NewRegistries(*selfServing, *manifests)
 	}
+	var learnedURLs *cdnurl.Learned
+	if err == nil {
+		learnedURLs, err = cdnurl.NewLearned(table.Default)
+	}
 	checker := &storeid.Checker{}
 	if err == nil {
 		err = checkClient(*caFile, *hostsFile, *timeout, checker)
@@ -62,6 +69,10 @@ func main() {
 	reg := prometheus.NewRegistry()
 	helper := &storeid.Helper{URLs: urls, Check: checker.Authorized, Registries: registries, CheckRegistry: checker.RegistryAuthorized,
 		Timeout: *timeout, Logger: logger, Metrics: storeid.NewMetrics(reg)}
+	if *digestsURL != "" {
+		lookups := &learned.Client{BaseURL: *digestsURL, HTTP: &http.Client{Timeout: *timeout}}
+		helper.Learned, helper.Digest = learnedURLs, lookups.Lookup
+	}
 	if *metricsAddr != "" {
 		go func() {
 			err := webserver.New(*metricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), slogger).ListenAndServe()

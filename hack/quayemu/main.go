@@ -14,8 +14,11 @@
 // front are the other flavors, each with one image in its private
 // repository: Docker Hub's and GHCR's on their real names
 // (registry-1.docker.io and its CloudFront CDN, ghcr.io and
-// pkg-containers.githubusercontent.com), and harbor.test, a registry that
-// serves its private blobs itself.
+// pkg-containers.githubusercontent.com), harbor.test, a registry that
+// serves its private blobs itself, Artifact Registry's (us-docker.pkg.dev)
+// and ECR's (123456789012.dkr.ecr.us-east-1.amazonaws.com and its layer
+// bucket), each with a public image as well. alice and bob may pull the
+// private ones, mallory may not.
 package main
 
 import (
@@ -51,6 +54,10 @@ const (
 	bigSize     = 32 << 20         // bytes of the big layer
 )
 
+// skopeoUsers pull through the proxy in the cluster test: alice and bob
+// may pull every private repository, mallory none.
+var skopeoUsers = map[string]string{"alice": "alice-pw", "bob": "bob-pw", "mallory": "mallory-pw"}
+
 // Server bounds.
 const (
 	headerTimeout = webserver.ReadHeaderTimeout
@@ -70,7 +77,11 @@ func main() {
 
 	t := testenv.NewProgram("quayemu")
 	defer t.Close()
-	q := quaytest.Start(t, map[string]string{*user: *password})
+	users := map[string]string{*user: *password}
+	for u, p := range skopeoUsers {
+		users[u] = p
+	}
+	q := quaytest.Start(t, users)
 	q.MakePrivate(PrivateRepo)
 	type push struct {
 		emu        *quaytest.Quay
@@ -81,11 +92,13 @@ func main() {
 		{q, q.Public, BigRepo, bigSize}}
 	var others []*quaytest.Quay
 	names := []string{quaytest.RegistryName, quaytest.CDNName, quaytest.PublicName}
-	for _, f := range []quaytest.Flavor{quaytest.DockerHubFlavor, quaytest.GHCRFlavor, quaytest.SelfServingFlavor} {
-		o := quaytest.StartFlavor(t, map[string]string{*user: *password}, f)
+	for _, f := range []quaytest.Flavor{quaytest.DockerHubFlavor, quaytest.GHCRFlavor, quaytest.SelfServingFlavor,
+		quaytest.ArtifactRegistryFlavor, quaytest.ECRFlavor} {
+		o := quaytest.StartFlavor(t, users, f)
 		o.MakePrivate(PrivateRepo)
+		o.Deny(PrivateRepo, "mallory")
 		others = append(others, o)
-		pushes = append(pushes, push{o, o.Registry, PrivateRepo, layerSize})
+		pushes = append(pushes, push{o, o.Registry, PrivateRepo, layerSize}, push{o, o.Registry, PublicRepo, layerSize})
 		names = append(names, f.Registry)
 		if f.CDN != f.Registry {
 			names = append(names, f.CDN)

@@ -21,6 +21,9 @@ func URL(rawURL string) string {
 	if err != nil {
 		// Not parseable: keep only what comes before anything secret.
 		before, _, _ := strings.Cut(rawURL, "?")
+		if i := strings.Index(before, downloadsPath); i >= 0 {
+			before = before[:i+len(downloadsPath)] + Mark
+		}
 		if i := strings.LastIndex(before, "@"); i >= 0 {
 			if j := strings.Index(before, "://"); j >= 0 && j < i {
 				before = before[:j+3] + Mark + before[i:]
@@ -34,9 +37,17 @@ func URL(rawURL string) string {
 	if u.RawQuery != "" {
 		u.RawQuery = redactQuery(u.RawQuery)
 	}
+	if i := strings.Index(u.Path, downloadsPath); i >= 0 && strings.Contains(u.Path[i+len(downloadsPath):], "/downloads/") {
+		// Artifact Registry's download token is a path segment.
+		u.Path, u.RawPath = u.Path[:strings.LastIndex(u.Path, "/")+1]+Mark, ""
+	}
 	u.Fragment, u.RawFragment = "", ""
 	return u.String()
 }
+
+// downloadsPath starts Artifact Registry's download URLs, whose last
+// segment is a credential: .../downloads/<token>.
+const downloadsPath = "/artifacts-downloads/"
 
 func redactQuery(raw string) string {
 	parts := strings.Split(raw, "&")

@@ -19,6 +19,10 @@ func TestURL(t *testing.T) {
 		{"https://quay.io/v2/org/repo/blobs/sha256:abc", "https://quay.io/v2/org/repo/blobs/sha256:abc"},
 		{"https://quay.io/a#token=x", "https://quay.io/a"},
 		{"https://u:p@bad host/%zz?sig=" + sig, "https://REDACTED@bad host/%zz"},
+		{"https://us-docker.pkg.dev/artifacts-downloads/namespaces/p/repositories/r/downloads/" + sig,
+			"https://us-docker.pkg.dev/artifacts-downloads/namespaces/p/repositories/r/downloads/REDACTED"},
+		{"https://bad host/artifacts-downloads/namespaces/p/repositories/r/downloads/" + sig, "https://bad host/artifacts-downloads/REDACTED"},
+		{"https://us-docker.pkg.dev/v2/p/r/downloads/x", "https://us-docker.pkg.dev/v2/p/r/downloads/x"},
 	}
 	for _, tt := range tests {
 		if got := URL(tt.in); got != tt.want {

@@ -21,6 +21,7 @@ type tokenAuth struct {
 
 	mu      sync.Mutex
 	private map[string]bool
+	denied  map[string]bool            // "repo:user" that may not pull repo
 	tokens  map[string]map[string]bool // token -> "repo:action" granted
 }
 
@@ -29,7 +30,7 @@ func newTokenAuth(host string, f Flavor, users map[string]string) *tokenAuth {
 	for u, p := range users {
 		all[u] = p
 	}
-	return &tokenAuth{host: host, flavor: f, users: all, private: map[string]bool{}, tokens: map[string]map[string]bool{}}
+	return &tokenAuth{host: host, flavor: f, users: all, private: map[string]bool{}, denied: map[string]bool{}, tokens: map[string]map[string]bool{}}
 }
 
 func (a *tokenAuth) makePrivate(repo string) {
@@ -38,14 +39,26 @@ func (a *tokenAuth) makePrivate(repo string) {
 	a.private[repo] = true
 }
 
+func (a *tokenAuth) deny(repo, user string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.denied[repo+":"+user] = true
+}
+
 func (a *tokenAuth) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == a.flavor.TokenPath {
+		if r.URL.Path == a.flavor.TokenPath && !a.flavor.BasicAuth {
 			a.serveToken(w, r)
 			return
 		}
 		repo, action := repoAction(r)
-		if !a.allowed(r, repo, action) {
+		if a.flavor.BasicAuth && !a.basicAllowed(r, repo, action) {
+			// ECR's challenge: basic credentials on every request.
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Basic realm="https://%s/",service="%s"`, a.host, a.flavor.Service))
+			http.Error(w, "Not Authorized", http.StatusUnauthorized)
+			return
+		}
+		if !a.flavor.BasicAuth && !a.allowed(r, repo, action) {
 			challenge := fmt.Sprintf(`Bearer realm="https://%s%s",service="%s"`, a.host, a.flavor.TokenPath, a.flavor.Service)
 			if repo != "" {
 				challenge += fmt.Sprintf(`,scope="repository:%s:%s"`, repo, action)
@@ -87,6 +100,18 @@ func (a *tokenAuth) allowed(r *http.Request, repo, action string) bool {
 	return repo == "" || grants[repo+":"+action]
 }
 
+// basicAllowed: valid credentials may pull anything (push: Admin only);
+// none may pull a repository that is not private; wrong ones nothing.
+func (a *tokenAuth) basicAllowed(r *http.Request, repo, action string) bool {
+	user, password, hasCreds := r.BasicAuth()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if hasCreds {
+		return a.users[user] != "" && a.users[user] == password && (action == "pull" && !a.denied[repo+":"+user] || user == Admin)
+	}
+	return repo != "" && action == "pull" && !a.private[repo]
+}
+
 func (a *tokenAuth) serveToken(w http.ResponseWriter, r *http.Request) {
 	user, password, hasCreds := r.BasicAuth()
 	if hasCreds && (a.users[user] == "" || a.users[user] != password) {
@@ -117,11 +142,11 @@ func (a *tokenAuth) grant(grants map[string]bool, scope string, authenticated bo
 	}
 	repo := parts[1]
 	a.mu.Lock()
-	private := a.private[repo]
+	private, denied := a.private[repo], a.denied[repo+":"+user]
 	a.mu.Unlock()
 	for _, action := range strings.Split(parts[2], ",") {
 		switch {
-		case action == "pull" && (!private || authenticated):
+		case action == "pull" && (!private || authenticated && !denied):
 			grants[repo+":pull"] = true
 		case action == "push" && authenticated && user == Admin:
 			grants[repo+":push"] = true

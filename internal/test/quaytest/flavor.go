@@ -24,9 +24,17 @@ type Flavor struct {
 	// token, as a Harbor or a distribution registry does; no CDN. CDN is
 	// then the registry's own name, and "the CDN's" counts are its.
 	SelfServing bool
-	cdnPath     func(hex string) string
-	style       signStyle
-	cdnPattern  string // quay's for quay.test; empty: the table's
+	// BasicAuth: the registry takes HTTP basic credentials on every
+	// request (ECR's "AWS" user and its password), no token endpoint.
+	BasicAuth bool
+	// Learned: the CDN URL names no digest; the helpers learn it from the
+	// redirect (the registries table's Learned rows).
+	Learned          bool
+	opaque           opaqueStyle
+	relativeRedirect bool // Location is a path on the registry's host
+	cdnPath          func(hex string) string
+	style            signStyle
+	cdnPattern       string // quay's for quay.test; empty: the table's
 }
 
 // The flavors: quay.io's on test names (as the tests always ran), and
@@ -59,10 +67,27 @@ var SelfServingFlavor = Flavor{Name: "harbor.test", Registry: "harbor.test", CDN
 	TokenPath: "/service/token", Service: "harbor-registry", SelfServing: true,
 	cdnPath:    func(hex string) string { return "/v2/org/private/blobs/sha256:" + hex },
 	style:      s3Style,
-	cdnPattern: `^https://none\.invalid/sha256/[a-f0-9]{64}$`}
+	cdnPattern: noCDN}
+
+// The flavors whose CDN URLs name no digest, on their real names.
+var (
+	// Artifact Registry: a 302 to a relative download URL on its own host.
+	ArtifactRegistryFlavor = Flavor{Name: "gcr.io", Registry: "us-docker.pkg.dev", CDN: "us-docker.pkg.dev",
+		TokenPath: "/v2/token", Service: "us-docker.pkg.dev", Redirect: http.StatusFound,
+		Learned: true, opaque: downloadToken, relativeRedirect: true, cdnPattern: noCDN}
+	// ECR: basic credentials, a 307 to an S3 presigned URL of the layer
+	// bucket, with a session token.
+	ECRFlavor = Flavor{Name: "ecr", Registry: "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+		CDN: "prod-us-east-1-starport-layer-bucket.s3.us-east-1.amazonaws.com", Service: "ecr.amazonaws.com",
+		Redirect: http.StatusTemporaryRedirect, BasicAuth: true, Learned: true, opaque: bucketKey, style: s3Style, cdnPattern: noCDN}
+)
+
+// noCDN is a CDN pattern that matches no URL: for the flavors whose blobs
+// are not shared through a digest in the CDN URL.
+const noCDN = `^https://none\.invalid/sha256/[a-f0-9]{64}$`
 
 // Flavors are every flavor, for tests that run on each.
-var Flavors = []Flavor{QuayFlavor, DockerHubFlavor, GHCRFlavor}
+var Flavors = []Flavor{QuayFlavor, DockerHubFlavor, GHCRFlavor, ArtifactRegistryFlavor, ECRFlavor}
 
 func quayPath(hex string) string {
 	return fmt.Sprintf("/quayio-production-s3/sha256/%s/%s", hex[:2], hex)
@@ -108,3 +133,17 @@ func cdnBlob(path string) (string, bool) {
 // SignatureParam is the query parameter that carries the flavor's
 // signature.
 func (f Flavor) SignatureParam() string { return signatureParam[f.style] }
+
+// Tamper changes the credential of one of the flavor's CDN URLs: its
+// signature, or Artifact Registry's download token.
+func (f Flavor) Tamper(rawURL string) string {
+	mark := f.SignatureParam() + "="
+	if f.opaque == downloadToken {
+		mark = "/downloads/"
+	}
+	return strings.Replace(rawURL, mark, mark+"0", 1)
+}
+
+// PathCredential says the CDN URL's path is its credential (Artifact
+// Registry's download token): without its query it is still the URL.
+func (f Flavor) PathCredential() bool { return f.opaque == downloadToken }

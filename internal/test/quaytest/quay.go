@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -52,7 +53,8 @@ var quiet = registry.Logger(log.New(io.Discard, "", 0))
 
 var addresses = map[string]string{RegistryName: "127.0.0.2", CDNName: "127.0.0.3", PublicName: "127.0.0.4",
 	DockerHubFlavor.Registry: "127.0.0.5", DockerHubFlavor.CDN: "127.0.0.6", GHCRFlavor.Registry: "127.0.0.7", GHCRFlavor.CDN: "127.0.0.8",
-	SelfServingFlavor.Registry: "127.0.0.9"}
+	SelfServingFlavor.Registry: "127.0.0.9", ArtifactRegistryFlavor.Registry: "127.0.0.10",
+	ECRFlavor.Registry: "127.0.0.11", ECRFlavor.CDN: "127.0.0.12"}
 
 // Admin may push anywhere; tests push their images as admin.
 const Admin, AdminPassword = "admin", "admin-password"
@@ -67,6 +69,7 @@ type Quay struct {
 	blobs  *blobStore
 	auth   *tokenAuth
 	signer *signer
+	opaque *opaqueURLs
 	cdn    *httptest.Server
 
 	mu          sync.Mutex
@@ -98,6 +101,7 @@ func StartFlavor(t testing.TB, users map[string]string, f Flavor) *Quay {
 		Hosts:       map[string]string{},
 		blobs:       newBlobStore(),
 		signer:      newSigner(f.style),
+		opaque:      newOpaqueURLs(),
 		cdnGets:     map[string]int{},
 		cdnRange:    map[string]int{},
 		publicGets:  map[string]int{},
@@ -107,12 +111,15 @@ func StartFlavor(t testing.TB, users map[string]string, f Flavor) *Quay {
 	}
 	q.blobs.poisoned = q.isPoisoned
 	cert := q.CA.Server(t, f.Registry, f.CDN, PublicName, "*.quay.test")
+	q.signer.sessionToken = f.opaque == bucketKey
 	var blobs registry.BlobHandler = redirectingBlobs{q}
-	if !f.SelfServing {
+	onRegistryHost := f.SelfServing || f.opaque == downloadToken
+	switch {
+	case f.SelfServing:
+		blobs = q.blobs
+	case !onRegistryHost:
 		q.cdn = q.serve(t, f.CDN, cert, http.HandlerFunc(q.serveCDN))
 		q.CDN = f.CDN + ":" + port(q.cdn.Listener.Addr().String())
-	} else {
-		blobs = q.blobs
 	}
 
 	quay := q.serve(t, f.Registry, cert, nil)
@@ -120,10 +127,19 @@ func StartFlavor(t testing.TB, users map[string]string, f Flavor) *Quay {
 	q.auth = newTokenAuth(q.Registry, f, users)
 	var blobServer http.Handler = registry.New(registry.WithBlobHandler(blobs), quiet)
 	if f.SelfServing {
-		q.cdn, q.CDN = quay, q.Registry
 		blobServer = q.servingBlobs(blobServer)
 	}
-	quay.Config.Handler = q.shareable(q.auth.wrap(q.countingManifests(blobServer)))
+	if onRegistryHost {
+		q.cdn, q.CDN = quay, q.Registry
+	}
+	registryHandler := q.shareable(q.auth.wrap(q.countingManifests(blobServer)))
+	quay.Config.Handler = registryHandler
+	if f.opaque == downloadToken { // downloads need no Authorization: the token is the credential
+		mux := http.NewServeMux()
+		mux.Handle("/", registryHandler)
+		mux.HandleFunc("/artifacts-downloads/", q.serveCDN)
+		quay.Config.Handler = mux
+	}
 
 	public := q.serve(t, PublicName, cert, nil)
 	public.Config.Handler = q.countingPublicBlobs(cacheableBlobs(registry.New(registry.WithBlobHandler(q.blobs), quiet)))
@@ -153,6 +169,10 @@ func port(addr string) string {
 
 // MakePrivate makes repo (such as "org/private") need credentials.
 func (q *Quay) MakePrivate(repo string) { q.auth.makePrivate(repo) }
+
+// Deny keeps user from pulling repo (a private one), with the right
+// password: a user without access.
+func (q *Quay) Deny(repo, user string) { q.auth.deny(repo, user) }
 
 // AddBlob stores a blob under every repository and returns its digest.
 func (q *Quay) AddBlob(data []byte) v1.Hash { return q.blobs.add(data) }
@@ -225,9 +245,39 @@ func (q *Quay) shareable(next http.Handler) http.Handler {
 // SignedURL is a CDN URL for h as quay's redirect gives it; signedAgo
 // dates its signature in the past (past X-Amz-Expires, it has expired).
 func (q *Quay) SignedURL(h v1.Hash, signedAgo time.Duration) string {
+	return q.cdnURL(h.Hex, time.Now().Add(-signedAgo))
+}
+
+// cdnURL is a CDN URL for the blob as the registry's redirect names it,
+// signed (or its download token made) at signedAt.
+func (q *Quay) cdnURL(hexDigest string, signedAt time.Time) string {
 	s := *q.signer
-	s.now = func() time.Time { return time.Now().Add(-signedAgo) }
-	return s.sign("https://" + q.CDN + q.Flavor.cdnPath(h.Hex))
+	s.now = func() time.Time { return signedAt }
+	switch q.Flavor.opaque {
+	case downloadToken:
+		return "https://" + q.CDN + q.opaque.downloadPath(hexDigest, signedAt.Add(q.signer.expires))
+	case bucketKey:
+		return s.sign("https://" + q.CDN + q.opaque.objectKey(hexDigest))
+	}
+	return s.sign("https://" + q.CDN + q.Flavor.cdnPath(hexDigest))
+}
+
+// resolveCDN finds the blob a CDN URL serves, or says why the CDN
+// refuses it (errNoSuchKey: nothing there).
+func (q *Quay) resolveCDN(u *url.URL) (string, error) {
+	if q.Flavor.opaque == downloadToken {
+		return q.opaque.resolve(downloadToken, u, q.signer.now())
+	}
+	if err := q.signer.verify(u); err != nil {
+		return "", err
+	}
+	if q.Flavor.opaque == bucketKey {
+		return q.opaque.resolve(bucketKey, u, q.signer.now())
+	}
+	if hexDigest, ok := cdnBlob(u.Path); ok {
+		return hexDigest, nil
+	}
+	return "", errNoSuchKey
 }
 
 // TokenURL is where a client gets a pull token for repo.
@@ -243,6 +293,11 @@ func (q *Quay) Secrets() []string {
 	return slices.Clone(q.signer.issued.sigs)
 }
 
+// PathSecrets are the credentials handed out in URL paths (Artifact
+// Registry's download tokens): Squid's own access log holds them, as it
+// holds every path; nothing else may.
+func (q *Quay) PathSecrets() []string { return q.opaque.secrets() }
+
 // StopCDN takes the CDN down: connections to it are refused.
 func (q *Quay) StopCDN() { q.cdn.Close() }
 
@@ -253,7 +308,11 @@ func (r redirectingBlobs) Get(_ context.Context, _ string, h v1.Hash) (io.ReadCl
 	if !r.q.blobs.has(h) {
 		return nil, errNotFound
 	}
-	return nil, registry.RedirectError{Location: r.q.signer.sign("https://" + r.q.CDN + r.q.Flavor.cdnPath(h.Hex)), Code: r.q.Flavor.Redirect}
+	location := r.q.cdnURL(h.Hex, time.Now())
+	if r.q.Flavor.relativeRedirect {
+		location = strings.TrimPrefix(location, "https://"+r.q.CDN)
+	}
+	return nil, registry.RedirectError{Location: location, Code: r.q.Flavor.Redirect}
 }
 
 func (r redirectingBlobs) Stat(ctx context.Context, repo string, h v1.Hash) (int64, error) {
@@ -267,18 +326,15 @@ func (r redirectingBlobs) Put(ctx context.Context, repo string, h v1.Hash, rc io
 // serveCDN serves a blob for a valid signature, as S3 behind CloudFront
 // does: anything else is a 403.
 func (q *Quay) serveCDN(w http.ResponseWriter, r *http.Request) {
-	if err := q.signer.verify(r.URL); err != nil {
+	hexDigest, err := q.resolveCDN(r.URL)
+	if err != nil && err != errNoSuchKey {
 		w.Header().Set("Content-Type", "application/xml")
 		w.WriteHeader(http.StatusForbidden)
 		fmt.Fprintf(w, "<Error><Code>AccessDenied</Code><Message>%s</Message></Error>", err)
 		return
 	}
-	hexDigest, ok := cdnBlob(r.URL.Path)
-	var data []byte
-	if ok {
-		data, ok = q.blobs.get(hexDigest)
-	}
-	if !ok {
+	data, ok := q.blobs.get(hexDigest)
+	if err != nil || !ok {
 		http.Error(w, "NoSuchKey", http.StatusNotFound)
 		return
 	}

@@ -34,6 +34,9 @@ type signer struct {
 	expires time.Duration
 	now     func() time.Time
 	issued  *issued // shared by copies, which sign with another clock
+	// sessionToken: S3 URLs carry X-Amz-Security-Token, as those of a
+	// service's temporary role (ECR's) do.
+	sessionToken bool
 }
 
 // issued remembers every signature handed out, so that tests can look for
@@ -89,10 +92,16 @@ func (s *signer) signS3(rawURL string) string {
 	q.Set("X-Amz-Date", now.Format(amzDate))
 	q.Set("X-Amz-Expires", strconv.Itoa(int(s.expires.Seconds())))
 	q.Set("X-Amz-SignedHeaders", "host")
+	if s.sessionToken {
+		q.Set("X-Amz-Security-Token", "IQoJ"+hex.EncodeToString(key)+hex.EncodeToString(key))
+	}
 	sig := s.mac(u.Path, q)
 	q.Set("X-Amz-Signature", sig)
 	s.issued.mu.Lock()
 	s.issued.sigs = append(s.issued.sigs, sig, "ASIA"+hex.EncodeToString(key))
+	if s.sessionToken {
+		s.issued.sigs = append(s.issued.sigs, q.Get("X-Amz-Security-Token"))
+	}
 	s.issued.mu.Unlock()
 	u.RawQuery = q.Encode()
 	return u.String()
@@ -101,7 +110,7 @@ func (s *signer) signS3(rawURL string) string {
 // signed are the parameters each style's signature covers, besides the
 // path.
 var signed = map[signStyle][]string{
-	s3Style:         {"X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires"},
+	s3Style:         {"X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-Security-Token"},
 	cloudFrontStyle: {"Expires", "Key-Pair-Id"},
 	sasStyle:        {"se", "sp", "spr", "sr", "sv"},
 }

@@ -13,7 +13,13 @@ import (
 // HEAD with the client's Authorization: Blobs serve their blobs themselves
 // (--self-serving-registry), Manifests have their manifests by digest
 // shared (--manifests-by-digest). host:port each.
-type Origins struct{ Blobs, Manifests []string }
+type Origins struct {
+	Blobs, Manifests []string
+	// LearnSecret, when set, is what Squid sends the ICAP service with
+	// the redirects it learns digests from (adaptation_meta), and
+	// DigestsURL where the helper asks for them (--digests-url).
+	LearnSecret, DigestsURL string
+}
 
 // PrivateBlobs returns the lines of conf/squid-private-blobs.conf, the
 // snippet users include, made to run the store-ID helper at helper (with
@@ -31,6 +37,9 @@ func PrivateBlobs(t testing.TB, helper, cdnPattern, icapAddr string, o Origins) 
 		flags += " --manifests-by-digest=" + r
 		manifestACL += " " + hostOf(r)
 	}
+	if o.DigestsURL != "" {
+		flags += " --digests-url=" + o.DigestsURL
+	}
 	r := strings.NewReplacer(
 		"/usr/local/bin/squid-store-id-helper", flags,
 		"icap://127.0.0.1:1344/", "icap://"+icapAddr+"/",
@@ -41,8 +50,15 @@ func PrivateBlobs(t testing.TB, helper, cdnPattern, icapAddr string, o Origins) 
 	for i := range lines {
 		lines[i] = r.Replace(lines[i])
 	}
+	if o.LearnSecret != "" {
+		lines = append(lines, fmt.Sprintf("adaptation_meta %s %q learned_registries blob_paths", LearnSecretHeader, o.LearnSecret))
+	}
 	return lines
 }
+
+// LearnSecretHeader is icap.SecretHeader (squidtest imports no product
+// package; a test holds them equal).
+const LearnSecretHeader = "X-Squid-Cache-Learn-Secret"
 
 func hostOf(hostPort string) string {
 	host, _, _ := strings.Cut(hostPort, ":")
