@@ -195,22 +195,28 @@ func TestSquidConfParses(t *testing.T) {
 			write("etc/upstream-ca/bundle.pem", crt)
 			write("run/cachemgr.conf", "cachemgr_passwd secret info counters storedir service_times store_id\n")
 			write("run/logformat.conf", "logformat squid_probe 0123456789abcdef "+strings.TrimPrefix(accesslog.ProbeLogFormat, "logformat squid_probe ")+"\n")
+			write("run/learn.conf", "adaptation_meta "+icap.SecretHeader+" \"0123456789abcdef\" learned_registries blob_paths\n")
 			write("bin/squid-store-id-helper", "#!/bin/sh\n")
 			if err := os.Chmod(filepath.Join(dir, "bin/squid-store-id-helper"), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			for _, f := range []string{"squid.conf", "squid-private-blobs.conf", "store-id-helper.flags"} {
+			for _, f := range []string{"squid.conf", "squid-private-blobs.conf", "store-id-helper.flags", "squid-frontend.conf"} {
 				if s, ok := find(t, objs, "ConfigMap", "squid-cache").get("data", f).(string); ok {
 					write("etc/conf/"+f, paths.Replace(s))
 				}
 			}
-			out, err := exec.Command(squid, "-k", "parse", "-f", filepath.Join(dir, "etc/conf/squid.conf")).CombinedOutput()
-			if err != nil {
-				t.Fatalf("squid -k parse: %v\n%s", err, out)
-			}
-			for _, line := range strings.Split(string(out), "\n") {
-				if regexp.MustCompile(`ERROR|FATAL|WARNING|Bungled|UPGRADE`).MatchString(line) {
-					t.Errorf("squid -k parse: %s", line)
+			for _, conf := range []string{"squid.conf", "squid-frontend.conf"} { // the fleet's frontends: all features
+				if _, err := os.Stat(filepath.Join(dir, "etc/conf", conf)); err != nil {
+					continue
+				}
+				out, err := exec.Command(squid, "-k", "parse", "-f", filepath.Join(dir, "etc/conf", conf)).CombinedOutput()
+				if err != nil {
+					t.Fatalf("squid -k parse %s: %v\n%s", conf, err, out)
+				}
+				for _, line := range strings.Split(string(out), "\n") {
+					if regexp.MustCompile(`ERROR|FATAL|WARNING|Bungled|UPGRADE`).MatchString(line) {
+						t.Errorf("squid -k parse %s: %s", conf, line)
+					}
 				}
 			}
 		})

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -59,42 +60,8 @@ func TestDefaultsCacheQuayBlobs(t *testing.T) {
 // the CDN GET.
 func pullQuayBlob(t *testing.T, q *quaytest.Quay, squid *squidtest.Squid, bump *pkitest.CA, repo string, h v1.Hash, want []byte) string {
 	t.Helper()
-	c := &http.Client{
-		Timeout:       20 * time.Second,
-		Transport:     &http.Transport{Proxy: http.ProxyURL(squid.ProxyURL()), TLSClientConfig: &tls.Config{RootCAs: bump.Pool()}},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	defer c.CloseIdleConnections()
-	var tok struct{ Token string }
-	resp, err := c.Get("https://" + q.Registry + "/v2/auth?service=quay.test&scope=repository:" + repo + ":pull")
-	if err != nil {
-		t.Fatal(err)
-	}
-	json.NewDecoder(resp.Body).Decode(&tok)
-	resp.Body.Close()
-	get := func(u string) *http.Response {
-		req, _ := http.NewRequest(http.MethodGet, u, nil)
-		req.Header.Set("Authorization", "Bearer "+tok.Token)
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp
-	}
-	resp = get("https://" + q.Registry + "/v2/" + repo + "/blobs/" + h.String())
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound {
-		b, _ := os.ReadFile(squid.AccessLog)
-		t.Fatalf("blob GET: %s, want a redirect to the CDN; access log:\n%s", resp.Status, b)
-	}
-	location := resp.Header.Get("Location")
 	lines := len(deliveries(t, squid))
-	resp = get(location)
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, want) {
-		t.Fatalf("CDN GET: %s, %d bytes, want the blob's %d", resp.Status, len(body), len(want))
-	}
+	pullQuayBlobVia(t, q, squid, bump, repo, h, want)
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if d := deliveries(t, squid); len(d) > lines {
 			return d[lines]
@@ -102,6 +69,88 @@ func pullQuayBlob(t *testing.T, q *quaytest.Quay, squid *squidtest.Squid, bump *
 	}
 	t.Fatal("the CDN GET is not in the access log")
 	return ""
+}
+
+// pullQuayBlobVia is pullQuayBlob's pull, whose code another Squid logs.
+func pullQuayBlobVia(t *testing.T, q *quaytest.Quay, proxy *squidtest.Squid, bump *pkitest.CA, repo string, h v1.Hash, want []byte) {
+	t.Helper()
+	if err := quayPull(q, proxy, bump, repo, h, want); err != nil {
+		b, _ := os.ReadFile(proxy.AccessLog)
+		t.Fatalf("%v; access log:\n%s", err, b)
+	}
+}
+
+// tryPull is a pull that may fail: it says whether the blob came whole.
+func tryPull(t *testing.T, q *quaytest.Quay, proxy *squidtest.Squid, bump *pkitest.CA, repo string, h v1.Hash, want []byte) bool {
+	t.Helper()
+	err := quayPull(q, proxy, bump, repo, h, want)
+	if err != nil {
+		t.Logf("pull of %s: %v", h, err)
+	}
+	return err == nil
+}
+
+func quayPull(q *quaytest.Quay, proxy *squidtest.Squid, bump *pkitest.CA, repo string, h v1.Hash, want []byte) error {
+	return pullAs(q, proxy, bump, "", "", repo, h, want)
+}
+
+// pullAs pulls as user ("" anonymous) from any flavor of the emulation:
+// its token (or basic credentials, for ECR), the registry's redirect
+// (relative, for Artifact Registry), the CDN GET.
+func pullAs(q *quaytest.Quay, proxy *squidtest.Squid, bump *pkitest.CA, user, pass, repo string, h v1.Hash, want []byte) error {
+	c := &http.Client{
+		Timeout:       20 * time.Second,
+		Transport:     &http.Transport{Proxy: http.ProxyURL(proxy.ProxyURL()), TLSClientConfig: &tls.Config{RootCAs: bump.Pool()}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	defer c.CloseIdleConnections()
+	auth := ""
+	if !q.Flavor.BasicAuth {
+		req, _ := http.NewRequest(http.MethodGet, q.TokenURL(repo), nil)
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		var tok struct{ Token string }
+		json.NewDecoder(resp.Body).Decode(&tok)
+		resp.Body.Close()
+		auth = "Bearer " + tok.Token
+	}
+	get := func(u string) (*http.Response, error) {
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		switch {
+		case q.Flavor.BasicAuth && user != "" && req.URL.Host == q.Registry:
+			req.SetBasicAuth(user, pass)
+		case auth != "":
+			req.Header.Set("Authorization", auth)
+		}
+		return c.Do(req)
+	}
+	blobURL, _ := url.Parse("https://" + q.Registry + "/v2/" + repo + "/blobs/" + h.String())
+	resp, err := get(blobURL.String())
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != q.Flavor.Redirect {
+		return fmt.Errorf("blob GET: %s, want a redirect to the CDN", resp.Status)
+	}
+	location, err := blobURL.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		return err
+	}
+	if resp, err = get(location.String()); err != nil {
+		return err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, want) {
+		return fmt.Errorf("CDN GET: %s, %d bytes, want the blob's %d", resp.Status, len(body), len(want))
+	}
+	return nil
 }
 
 // deliveries are the result codes of the access log's CDN GETs answered 200, in order.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,6 +21,8 @@ import (
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/pkitest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/quaytest"
 	"github.com/squid-cache-exporter/squid-cache-exporter/internal/test/squidtest"
+	"github.com/squid-cache-exporter/squid-cache-exporter/learned"
+	"github.com/squid-cache-exporter/squid-cache-exporter/registries"
 )
 
 // renderedSquid runs the chart's squid.conf, rendered with sets, on a real
@@ -32,17 +35,30 @@ import (
 // random ports; charts/access_test.go tests those rules).
 func renderedSquid(t *testing.T, q *quaytest.Quay, bump *pkitest.CA, sets map[string]any) *squidtest.Squid {
 	t.Helper()
+	return startRendered(t, q, bump, renderedObjects(t, sets), "squid.conf", nil)
+}
+
+// renderedObjects renders the chart with sets, for the emulation.
+func renderedObjects(t *testing.T, sets map[string]any) []object {
+	t.Helper()
 	if sets == nil {
 		sets = map[string]any{}
 	}
 	sets["squid.upstreamCA.existingConfigMap"] = "origin-ca"
 	sets["squid.extraConfig"] = "hosts_file /etc/squid-cache/hosts\ndns_nameservers 127.0.0.1"
-	objs := objects(t, mustRender(t, nil, sets))
-	icapAddr := startICAP(t)
+	return objects(t, mustRender(t, nil, sets))
+}
+
+// startRendered runs the configuration key of the rendered objects (a
+// squid.conf) on a real Squid, edited last by edit (nil: none).
+func startRendered(t *testing.T, q *quaytest.Quay, bump *pkitest.CA, objs []object, key string, edit func(conf string) string) *squidtest.Squid {
+	t.Helper()
+	icapAddr, digestsURL := startICAP(t)
 	local := func(dir string) *strings.Replacer {
 		return strings.NewReplacer(
 			"/var/run/squid/ssl_db", dir+"/ssl_db",
 			"tls-cert=/etc/squid-cache/ca/tls.crt tls-key=/etc/squid-cache/ca/tls.key", "tls-cert="+dir+"/bump.pem",
+			"cafile=/etc/squid-cache/ca/tls.crt", "cafile="+dir+"/bump.pem",
 			"/etc/squid-cache/upstream-ca/ca.crt", dir+"/origin-ca.pem",
 			"/etc/squid-cache/hosts", dir+"/hosts",
 			"/usr/local/bin/squid-store-id-helper", helperBinary,
@@ -61,12 +77,16 @@ func renderedSquid(t *testing.T, q *quaytest.Quay, bump *pkitest.CA, sets map[st
 	files := map[string]string{
 		"run/cachemgr.conf":  "cachemgr_passwd secret info counters storedir service_times store_id active_requests\n",
 		"run/logformat.conf": accesslog.ProbeLogFormat + "\n",
-		"run/learn.conf":     "adaptation_meta " + icap.SecretHeader + ` "0123456789abcdef" learned_registries blob_paths` + "\n",
+		"run/learn.conf":     "adaptation_meta " + icap.SecretHeader + ` "` + learnSecret + `" learned_registries blob_paths` + "\n",
 	}
 	return squidtest.StartRendered(t, squidtest.Options{Hosts: q.Hosts, BumpCA: bump, OriginCA: q.CA}, files,
 		func(dir string, port int) string {
 			r := local(dir)
-			conf := r.Replace(configData(t, objs, "squid.conf"))
+			conf := r.Replace(configData(t, objs, key))
+			conf = strings.Replace(conf, "access_log stdio:/dev/stdout squid", "access_log stdio:"+dir+"/logs/access.log squid", 1)
+			if edit != nil {
+				conf = edit(conf)
+			}
 			conf = strings.Replace(conf, "\nhttp_port 3128 ", "\nhttp_port 127.0.0.1:"+itoa(port)+" ", 1)
 			conf = regexpAccessLog.ReplaceAllString(conf, "access_log stdio:"+dir+"/logs/access.log logformat=squid_probe")
 			if !strings.Contains(conf, "include "+dir+"/etc/conf/squid-private-blobs.conf") {
@@ -75,15 +95,20 @@ func renderedSquid(t *testing.T, q *quaytest.Quay, bump *pkitest.CA, sets map[st
 			write(t, dir+"/etc/conf/squid-private-blobs.conf", r.Replace(configData(t, objs, "squid-private-blobs.conf")))
 			flags := r.Replace(configData(t, objs, "store-id-helper.flags"))
 			flags = strings.Replace(flags, "--web.listen-address=:9303", "--web.listen-address=", 1) +
-				"--url-pattern=" + quaytest.CDNPattern + "\n--hosts-file=" + dir + "/hosts\n"
+				"--url-pattern=" + quaytest.CDNPattern + "\n--hosts-file=" + dir + "/hosts\n--digests-url=" + digestsURL + "\n"
 			write(t, dir+"/etc/conf/store-id-helper.flags", flags)
 			return conf
 		})
 }
 
+// learnSecret is the secret the rendered Squid's learn.conf sends, as the
+// start script would draw it.
+const learnSecret = "0123456789abcdef"
+
 // startICAP serves the ICAP service on a free loopback port until the test
-// ends, for the emulated CDN.
-func startICAP(t *testing.T) string {
+// ends, for the emulated CDN, learning digests with learnSecret and
+// answering the helper's lookups at the URL it returns.
+func startICAP(t *testing.T) (addr, digestsURL string) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -92,12 +117,20 @@ func startICAP(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &icap.Server{URLs: urls, Logger: log.NewLogfmtLogger(io.Discard), Metrics: icap.NewMetrics(prometheus.NewRegistry())}
+	secret := filepath.Join(t.TempDir(), "learn-secret")
+	write(t, secret, learnSecret+"\n")
+	learner := &icap.Learner{Store: &learned.Store{}, Secret: &icap.SecretFile{Path: secret}}
+	if learner.URLs, err = cdnurl.NewLearned(registries.Default); err != nil {
+		t.Fatal(err)
+	}
+	lookups := httptest.NewServer(learner.Store.Handler())
+	t.Cleanup(lookups.Close)
+	srv := &icap.Server{URLs: urls, Learner: learner, Logger: log.NewLogfmtLogger(io.Discard), Metrics: icap.NewMetrics(prometheus.NewRegistry())}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { srv.Serve(ctx, l); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return l.Addr().String()
+	return l.Addr().String(), lookups.URL
 }
 
 // regexpAccessLog is the chart's access_log line, to the exporter's port.

@@ -218,6 +218,7 @@ var changed = map[string]any{
 	"prometheusRule.alertOverrides":        map[string]any{"SquidDown": map[string]any{"for": "5m"}},
 	"prometheusRule.additionalAlertLabels": map[string]any{"x": "y"},
 	"networkPolicy.proxyFromNamespaces":    []any{"other"},
+	"fleet.resources":                      map[string]any{"limits": map[string]any{"memory": "256Mi"}},
 	"networkPolicy.metricsFromNamespaces":  []any{"other"},
 	"networkPolicy.egress.extraRules":      []any{map[string]any{"ports": []any{map[string]any{"port": 8443}}}},
 	"cachemgr.existingSecret":              "my-cachemgr",

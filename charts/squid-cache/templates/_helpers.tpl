@@ -41,6 +41,29 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: squid
 {{- end }}
 
+{{/* The fleet's frontends (fleet.enabled): the proxy Service's pods then. */}}
+{{- define "squid-cache.frontendSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "squid-cache.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: frontend
+{{- end }}
+
+{{/* "true" when the fleet's frontends run. Nil-safe: helm upgrade --reuse-values keeps the values of
+a release made before fleet existed. */}}
+{{- define "squid-cache.fleet" -}}
+{{- if (.Values.fleet | default dict).enabled }}true{{ end }}
+{{- end }}
+
+{{- define "squid-cache.frontendName" -}}
+{{- printf "%s-frontend" (include "squid-cache.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The Service of owner replica .i, whose ClusterIP stays when its pod restarts with a new address:
+Squid resolves a cache_peer's name rarely. */}}
+{{- define "squid-cache.ownerName" -}}
+{{- printf "%s-owner-%d" (include "squid-cache.fullname" .root) (int .i) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
 {{- define "squid-cache.serviceName" -}}
 {{- default (include "squid-cache.fullname" .) .Values.service.name | trunc 63 | trimSuffix "-" }}
 {{- end }}
