@@ -974,6 +974,88 @@ skopeo_users() {
 }
 registries
 
+# --- the fleet (fleet.enabled, docs/fleet.md): 1, 2 and 3 owner replicas
+# behind two frontends. skopeo pulls the same 31 blobs (a 30-layer public
+# image and its config) twice through the proxy Service, its parallel copies
+# spread over the frontends. From every Squid's access log: how many times
+# each blob came from the CDN (the owners' misses and any frontend's own
+# fetch), whatever N (goal: once), and the second pull's hits. With 3, an
+# owner is deleted while three pulls of another 30-layer image run: no pull
+# fails, and each of those blobs still comes from the CDN once or, when its
+# owner went mid-way, twice (counted).
+# cdn_blobs LOGS...: for each CDN blob delivery (a 200 GET) in owners'
+# (squid_probe) or frontends' (squid) logs, "digest FETCH" when that Squid
+# fetched it from the CDN itself (HIER_DIRECT), else "digest CODE" (a hit, or
+# a frontend's answer from an owner).
+cdn_blobs() { awk '$6 == "GET" && $4 ~ /\/200$/ && $7 ~ /cdn01\.quay\.test\/.*\/sha256\// {
+    d = $7; sub(/\?.*/, "", d); sub(/.*\//, "", d); split($4, c, "/"); h = $9; sub(/\/.*/, "", h)
+    print d, (h == "HIER_DIRECT" ? "FETCH" : c[1]) }' "$@"; }
+fleet_logs() { # FULL N OUT: the owners' logs, then the frontends'
+  local i
+  : >"$3.owners"
+  for i in $(seq 0 $(($2 - 1))); do kn logs "$1-$i" -c exporter >>"$3.owners" 2>/dev/null || true; done
+  kn logs -l app.kubernetes.io/instance="${1%-squid-cache}",app.kubernetes.io/component=frontend --tail=-1 --prefix=false >"$3.frontends" 2>/dev/null || true
+}
+FLEET_TABLE=""
+fleet_run() { # N
+  local n=$1 rel=fl$1 full=fl$1-squid-cache t=$SECONDS img=quay.test/org/fleet:latest fetches blobs max hits spread
+  cat >"$WORK/fl.yaml" <<EOF
+replicaCount: $n
+fleet: {enabled: true, frontends: 2}
+probe: {enabled: false}
+EOF
+  if ! hn install $rel $CHART "${VALUES[@]}" -f "$WORK/fl.yaml" --wait --timeout 5m >"$WORK/fl.log" 2>&1; then
+    fail "fleet of $n: helm install"; sed 's/^/     > /' "$WORK/fl.log" | tail -20 >&2
+    hn uninstall $rel --wait >/dev/null 2>&1; return
+  fi
+  for pass in 1 2; do
+    skopeo_pod fleet-$n-$pass "" seq $full "$img"
+    [[ $(skopeo_wait fleet-$n-$pass) == Succeeded ]] || fail "fleet of $n: pull $pass failed"
+    fleet_logs $full "$n" "$WORK/fl$n-$pass"
+  done
+  # Per blob: every CDN fetch (an owner's miss or a frontend's direct fetch).
+  cat "$WORK/fl$n-2.owners" "$WORK/fl$n-2.frontends" | cdn_blobs >"$WORK/fl$n.deliveries"
+  blobs=$(awk '{print $1}' "$WORK/fl$n.deliveries" | sort -u | wc -l)
+  fetches=$(awk '$2 == "FETCH"' "$WORK/fl$n.deliveries" | wc -l)
+  max=$(awk '$2 == "FETCH" {print $1}' "$WORK/fl$n.deliveries" | sort | uniq -c | sort -rn | awk 'NR == 1 {print $1}')
+  hits=$(cdn_blobs "$WORK/fl$n-2.owners" | awk 'seen[$1]++ == 1 && $2 ~ /HIT/' | wc -l)
+  spread=$(for i in $(seq 0 $((n - 1))); do kn logs "$full-$i" -c exporter 2>/dev/null | cdn_blobs | awk '$2 == "FETCH"' | wc -l; done | tr '\n' '/')
+  FLEET_TABLE+=$(printf '| %d | %d | %d | %s | %d of %d | %s |' "$n" "$blobs" "$fetches" "$(awk -v f="$fetches" -v b="$blobs" 'BEGIN {printf "%.2f", b ? f / b : 0}')" "$hits" "$blobs" "${spread%/}")$'\n'
+  if [[ $blobs == 31 && $fetches == 31 && $max == 1 && $hits == 31 ]]; then
+    ok "fleet of $n owners, 2 frontends: 31 blobs pulled twice, fetched from the CDN $fetches times (per owner ${spread%/}), the second pull's $hits of 31 hits ($((SECONDS - t))s)"
+  else
+    fail "fleet of $n: $blobs blobs, $fetches CDN fetches (most for one blob: $max), second pull's hits $hits, per owner ${spread%/}"
+  fi
+  [[ $n == 3 ]] && fleet_kill $full
+  kn delete pod -l app=proxycheck --wait=false >/dev/null 2>&1 || true
+  hn uninstall $rel --wait --timeout 3m >/dev/null 2>&1 || true
+  kn delete configmap $full-ca >/dev/null 2>&1 || true
+  kn delete secret $full-ca $full-cachemgr >/dev/null 2>&1 || true
+}
+fleet_kill() { # FULL: three pulls at once, an owner deleted two seconds in
+  local full=$1 failed=0 e fetches max
+  skopeo_pod fleet-kill "" par $full quay.test/org/fleet2:latest quay.test/org/fleet2:latest quay.test/org/fleet2:latest
+  sleep 2
+  kn delete pod "$full-1" --wait=false >/dev/null
+  skopeo_wait fleet-kill >/dev/null
+  for e in $(kn get pod fleet-kill -o jsonpath='{range .status.containerStatuses[*]}{.state.terminated.exitCode}{" "}{end}'); do
+    [[ $e != 0 ]] && failed=$((failed + 1))
+  done
+  kn wait --for=condition=Ready pod/"$full-1" --timeout=2m >/dev/null 2>&1 || true
+  fleet_logs $full 3 "$WORK/flkill"
+  cat "$WORK/flkill.owners" "$WORK/flkill.frontends" | cdn_blobs >"$WORK/flkill.deliveries"
+  # Only org/fleet2's blobs: those the first two pulls did not have.
+  awk 'NR == FNR {old[$1] = 1; next} !old[$1]' "$WORK/fl3.deliveries" "$WORK/flkill.deliveries" >"$WORK/flkill.new"
+  fetches=$(awk '$2 == "FETCH"' "$WORK/flkill.new" | wc -l)
+  max=$(awk '$2 == "FETCH" {print $1}' "$WORK/flkill.new" | sort | uniq -c | sort -rn | awk 'NR == 1 {print $1}')
+  FLEET_KILL="3 pulls of 31 blobs while an owner was deleted: $failed failed; $fetches CDN fetches (most for one blob: ${max:-0})"
+  if [[ $failed == 0 ]]; then ok "fleet: $FLEET_KILL"; else fail "fleet: $FLEET_KILL"; fi
+}
+for n in 1 2 3; do fleet_run $n; done
+log "fleet table (owners | blobs | CDN fetches | per blob | second pull's hits | fetches per owner):"
+printf '%s' "$FLEET_TABLE" | sed 's/^/     /' >&2
+[[ -n ${FLEET_KILL:-} ]] && log "fleet, an owner deleted mid-pull: $FLEET_KILL"
+
 # --- uninstall leaves nothing behind but what the Job made and keeps (the
 # CA, its ConfigMap, the cache manager password); a second install takes
 # them as they are.

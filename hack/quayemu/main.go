@@ -50,6 +50,9 @@ const (
 	PublicRepo  = "org/public"     // on quay.test, anonymous pulls
 	AccessRepo  = "ubi9/ubi-micro" // on registry.access.test
 	BigRepo     = "org/big"        // on registry.access.test: a layer that takes a while to pull
+	FleetRepo   = "org/fleet"      // on quay.test, public: 30 layers, for the fleet's measurement
+	FleetRepo2  = "org/fleet2"     // the same, other layers: pulled while a replica is killed
+	fleetLayers = 30
 	layerSize   = 256 << 10        // bytes of random data per layer
 	bigSize     = 32 << 20         // bytes of the big layer
 )
@@ -83,13 +86,15 @@ func main() {
 	}
 	q := quaytest.Start(t, users)
 	q.MakePrivate(PrivateRepo)
+	q.Deny(PrivateRepo, "mallory")
 	type push struct {
 		emu        *quaytest.Quay
 		host, repo string
 		size       int64
+		layers     int64
 	}
-	pushes := []push{{q, q.Registry, PrivateRepo, layerSize}, {q, q.Registry, PublicRepo, layerSize}, {q, q.Public, AccessRepo, layerSize},
-		{q, q.Public, BigRepo, bigSize}}
+	pushes := []push{{q, q.Registry, PrivateRepo, layerSize, 1}, {q, q.Registry, PublicRepo, layerSize, 1}, {q, q.Public, AccessRepo, layerSize, 1},
+		{q, q.Public, BigRepo, bigSize, 1}, {q, q.Registry, FleetRepo, 64 << 10, fleetLayers}, {q, q.Registry, FleetRepo2, 64 << 10, fleetLayers}}
 	var others []*quaytest.Quay
 	names := []string{quaytest.RegistryName, quaytest.CDNName, quaytest.PublicName}
 	for _, f := range []quaytest.Flavor{quaytest.DockerHubFlavor, quaytest.GHCRFlavor, quaytest.SelfServingFlavor,
@@ -98,14 +103,14 @@ func main() {
 		o.MakePrivate(PrivateRepo)
 		o.Deny(PrivateRepo, "mallory")
 		others = append(others, o)
-		pushes = append(pushes, push{o, o.Registry, PrivateRepo, layerSize}, push{o, o.Registry, PublicRepo, layerSize})
+		pushes = append(pushes, push{o, o.Registry, PrivateRepo, layerSize, 1}, push{o, o.Registry, PublicRepo, layerSize, 1})
 		names = append(names, f.Registry)
 		if f.CDN != f.Registry {
 			names = append(names, f.CDN)
 		}
 	}
 	for _, push := range pushes {
-		img, err := random.Image(push.size, 1)
+		img, err := random.Image(push.size, push.layers)
 		if err != nil {
 			log.Fatal(err)
 		}
