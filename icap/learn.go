@@ -59,6 +59,7 @@ func (s *Server) learn(req *Request) bool {
 		return false
 	}
 	l.Store.Add(cdnURL, hex, expiry(cdnURL))
+	s.Metrics.learned.Set(float64(l.Store.Len()))
 	return true
 }
 

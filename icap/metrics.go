@@ -19,6 +19,7 @@ const (
 type Metrics struct {
 	requests *prometheus.CounterVec
 	duration prometheus.Histogram
+	learned  prometheus.Gauge
 }
 
 // NewMetrics registers the service's metrics with reg.
@@ -31,13 +32,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "squid_icap_request_duration_seconds", Help: "Time to answer one ICAP request, once read.",
 			Buckets: prometheus.ExponentialBuckets(0.00001, 4, 10),
 		}),
+		learned: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "squid_icap_learned_urls", Help: "Signed CDN URLs whose digest was learned from a registry's redirect and is kept, as of the last one learned.",
+		}),
 	}
 	for _, r := range []string{resultModified, resultUnmodified, resultError} {
 		m.requests.WithLabelValues("REQMOD", r)
 		m.requests.WithLabelValues("RESPMOD", r)
 	}
 	m.requests.WithLabelValues("RESPMOD", resultLearned)
-	reg.MustRegister(m.requests, m.duration)
+	reg.MustRegister(m.requests, m.duration, m.learned)
 	return m
 }
 

@@ -73,9 +73,6 @@ func main() {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "squid_icap_learned_urls", Help: "Signed CDN URLs whose digest was learned from a registry's redirect and is kept.",
-	}, func() float64 { return float64(learner.Store.Len()) }))
 	server := &icap.Server{URLs: urls, Registries: registries, Learner: learner, Logger: logger, Metrics: icap.NewMetrics(reg)}
 	if *digestsAddr != "" {
 		go func() {
