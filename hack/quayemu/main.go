@@ -53,8 +53,8 @@ const (
 	FleetRepo   = "org/fleet"      // on quay.test, public: 30 layers, for the fleet's measurement
 	FleetRepo2  = "org/fleet2"     // the same, other layers: pulled while a replica is killed
 	fleetLayers = 30
-	layerSize   = 256 << 10        // bytes of random data per layer
-	bigSize     = 32 << 20         // bytes of the big layer
+	layerSize   = 256 << 10 // bytes of random data per layer
+	bigSize     = 32 << 20  // bytes of the big layer
 )
 
 // skopeoUsers pull through the proxy in the cluster test: alice and bob
