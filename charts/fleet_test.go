@@ -191,3 +191,27 @@ func getVia(t *testing.T, proxy *squidtest.Squid, bump *pkitest.CA, rawURL strin
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, body
 }
+
+// Growing the fleet gives the frontends new parents and restarts them; the
+// owners, whose configuration is the same, keep running and keep their
+// caches. Without the fleet the render is what it was.
+func TestGrowingTheFleetRestartsOnlyFrontends(t *testing.T) {
+	checksums := func(sets map[string]any) (owners, frontends any) {
+		objs := objects(t, mustRender(t, nil, sets))
+		owners = find(t, objs, "StatefulSet", "squid-cache").get("spec", "template", "metadata", "annotations", "checksum/squid")
+		frontends = find(t, objs, "Deployment", "squid-cache-frontend").get("spec", "template", "metadata", "annotations", "checksum/squid")
+		return owners, frontends
+	}
+	o2, f2 := checksums(map[string]any{"fleet.enabled": true, "replicaCount": 2})
+	o3, f3 := checksums(map[string]any{"fleet.enabled": true, "replicaCount": 3})
+	if o2 != o3 || f2 == f3 || o2 == nil || f2 == nil {
+		t.Errorf("2 -> 3 owners: owners' checksum %v -> %v, frontends' %v -> %v; want the owners' the same, the frontends' changed", o2, o3, f2, f3)
+	}
+	if has(objects(t, mustRender(t, nil, nil)), "Deployment") {
+		t.Error("a frontend Deployment without fleet.enabled")
+	}
+	// A release made before the fleet existed, upgraded with --reuse-values.
+	if _, err := render(t, nil, map[string]any{"fleet": nil}); err != nil {
+		t.Errorf("values without fleet: %v", err)
+	}
+}

@@ -1026,11 +1026,26 @@ EOF
   else
     fail "fleet of $n: $blobs blobs, $fetches CDN fetches (most for one blob: $max), second pull's hits $hits, per owner ${spread%/}"
   fi
+  [[ $n == 2 ]] && fleet_grow $rel $full
   [[ $n == 3 ]] && fleet_kill $full
   kn delete pod -l app=proxycheck --wait=false >/dev/null 2>&1 || true
   hn uninstall $rel --wait --timeout 3m >/dev/null 2>&1 || true
   kn delete configmap $full-ca >/dev/null 2>&1 || true
   kn delete secret $full-ca $full-cachemgr >/dev/null 2>&1 || true
+}
+fleet_grow() { # REL FULL: a third owner added to two that hold the image; a third pull
+  local rel=$1 full=$2 before after
+  before=$(cat "$WORK/fl2-2.owners" "$WORK/fl2-2.frontends" | cdn_blobs | awk '$2 == "FETCH"' | wc -l)
+  if ! hn upgrade $rel $CHART --reuse-values --set replicaCount=3 --wait --timeout 5m >"$WORK/flgrow.log" 2>&1; then
+    fail "fleet: helm upgrade to 3 owners"; tail -5 "$WORK/flgrow.log" >&2; return
+  fi
+  kn rollout status deployment/$full-frontend --timeout=2m >/dev/null 2>&1 || true
+  skopeo_pod fleet-grow "" seq $full quay.test/org/fleet:latest
+  [[ $(skopeo_wait fleet-grow) == Succeeded ]] || fail "fleet: the pull after growing failed"
+  fleet_logs $full 3 "$WORK/flgrow"
+  after=$(cat "$WORK/flgrow.owners" "$WORK/flgrow.frontends" | cdn_blobs | awk '$2 == "FETCH"' | wc -l)
+  FLEET_GROW="a third owner added to two: the next pull of the 31 blobs fetched $((after - before)) from the CDN (the new owner's share; CARP moves about a third)"
+  if ((after - before <= 20)); then ok "fleet: $FLEET_GROW"; else fail "fleet: $FLEET_GROW"; fi
 }
 fleet_kill() { # FULL: three pulls at once, an owner deleted two seconds in
   local full=$1 failed=0 e fetches max
@@ -1055,6 +1070,7 @@ for n in 1 2 3; do fleet_run $n; done
 log "fleet table (owners | blobs | CDN fetches | per blob | second pull's hits | fetches per owner):"
 printf '%s' "$FLEET_TABLE" | sed 's/^/     /' >&2
 [[ -n ${FLEET_KILL:-} ]] && log "fleet, an owner deleted mid-pull: $FLEET_KILL"
+[[ -n ${FLEET_GROW:-} ]] && log "fleet, grown: $FLEET_GROW"
 
 # --- uninstall leaves nothing behind but what the Job made and keeps (the
 # CA, its ConfigMap, the cache manager password); a second install takes
