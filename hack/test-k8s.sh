@@ -955,11 +955,11 @@ skopeo_users() {
     for e in $exits; do [[ $e != 0 ]] && refused=$((refused + 1)); done
   done
   kn logs $full-0 -c exporter >"$WORK/hb-access.log"
-  # Blob deliveries (200) of a pod: registry blob paths, CDN digest paths,
+  # Blob deliveries (200 GETs) of a pod: registry blob paths, CDN digest paths,
   # Artifact Registry's downloads, ECR's layer bucket.
   deliveries() {
     ip=$(kn get pod "$1" -o jsonpath='{.status.podIP}')
-    awk -v ip="$ip" '$3 == ip && $4 ~ /\/200$/ && ($7 ~ /\/sha256[:\/]/ || $7 ~ /artifacts-downloads|starport-layer-bucket/) {print $4, $7}' "$WORK/hb-access.log"
+    awk -v ip="$ip" '$3 == ip && $6 == "GET" && $4 ~ /\/200$/ && ($7 ~ /\/sha256[:\/]/ || $7 ~ /artifacts-downloads|starport-layer-bucket/) {print $4, $7}' "$WORK/hb-access.log"
   }
   codes=$(deliveries skopeo-bob | awk '{print $1}' | sort | uniq -c | tr -s ' ' | tr '\n' ',')
   log=$( (deliveries skopeo-anonymous; deliveries skopeo-mallory) | wc -l)
