@@ -843,23 +843,28 @@ persistence
 # constraints; the helpers with the registries table's own rows; for
 # Artifact Registry and ECR, whose CDN URLs name no digest, the ICAP
 # sidecar learns the digest from the redirect), and harbor.test, which
-# serves its private blobs itself (privateBlobs.selfServingRegistries). For
-# each private image the probe passes: its second pull a memory hit, and
+# serves its private blobs itself (privateBlobs.selfServingRegistries), and
+# quay.test. For each private image of the five the probe passes: its second pull a memory hit, and
 # its leak check (the blob asked for without access) got no byte. Then
 # skopeo, through the proxy, from each: the public and the private image
 # as alice, then as bob (every blob of bob's a hit), and the private one
 # anonymously and as mallory, who has no access (refused, no byte).
-REGISTRIES=(registry-1.docker.io ghcr.io harbor.test us-docker.pkg.dev $ECR_HOST)
+REGISTRIES=(quay.test registry-1.docker.io ghcr.io harbor.test us-docker.pkg.dev $ECR_HOST)
 registries() {
   local rel=hb full=hb-squid-cache t=$SECONDS out n
   cat >"$WORK/hb.yaml" <<EOF
 replicaCount: 1
 squid:
-  cachedDomains: [harbor.test]
+  cachedDomains: [harbor.test, .quay.test]
   cachedRegistries: [docker.io, ghcr.io, gcr.io, ecr]
+# The quay emulation's CDN beside the table's Docker Hub and GHCR ones
+# (--url-pattern replaces the table's patterns).
 privateBlobs:
-  urlPatterns: []
-  extraCDNDomains: []
+  urlPatterns:
+    - '^https://cdn[0-9]*\.quay\.test/[^?#]+/sha256/[a-f0-9]{2}/[a-f0-9]{64}$'
+    - '^https://production\.cloud[a-z]+\.docker\.com/registry-v2/docker/registry/v2/blobs/sha256/[a-f0-9]{2}/[a-f0-9]{64}/data$'
+    - '^https://pkg-containers\.githubusercontent\.com/[a-z0-9]+/blobs/sha256:[a-f0-9]{64}$'
+  extraCDNDomains: ['^cdn[0-9]*\.quay\.test$']
   selfServingRegistries: [harbor.test]
 exporter:
   registries: []
