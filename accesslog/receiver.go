@@ -192,8 +192,9 @@ func ListenLoopbackDefault(addr string) (net.Listener, error) {
 	return net.Listen("tcp", addr)
 }
 
-// echo copies a line to Echo with its probe marker masked: the marker is
-// the secret of a round under way, and the pod's log has other readers.
+// echo copies a line to Echo with its probe marker and any download token
+// masked: the marker is the secret of a round under way, a token a client's
+// credential, and the pod's log has other readers.
 func (r *Receiver) echo(line []byte, e *Entry) {
 	if e.Marker != nil {
 		if i := bytes.LastIndex(line, e.Marker); i >= 0 {
@@ -204,7 +205,7 @@ func (r *Receiver) echo(line []byte, e *Entry) {
 	defer r.echoMu.Unlock()
 	// One write per line: the process's own log shares the terminal or
 	// file, and a line split across writes can have a log record inside.
-	b := append(r.echoBuf[:0], line...)
+	b := maskDownloadTokens(append(r.echoBuf[:0], line...))
 	if e.Marker != nil {
 		b = append(b, maskedMarker...)
 	}

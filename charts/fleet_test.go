@@ -149,6 +149,14 @@ func TestFleetKeepsPrivateBlobsPrivate(t *testing.T) {
 			if fmt.Sprint(codes) != "[TCP_MISS TCP_MEM_HIT]" || q.CDNGets(h) != 1 {
 				t.Errorf("alice's and bob's pulls at the owners: %v, the CDN delivered %d times; want a miss, a hit, 1", codes, q.CDNGets(h))
 			}
+			if q.Flavor.PathCredential() && !strings.Contains(readLog(t, front), "/artifacts-downloads/REDACTED ") {
+				t.Error("the frontend logged no download, or not without its token")
+			}
+			for _, token := range q.PathSecrets() {
+				if strings.Contains(readLog(t, front), token) {
+					t.Errorf("the frontend's log holds a download token (%.8s…)", token)
+				}
+			}
 			if err := pullAs(q, front, bump, "", "", "org/private", h, data); err == nil {
 				t.Error("an anonymous client pulled the private blob through the frontend")
 			}

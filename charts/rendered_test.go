@@ -83,7 +83,7 @@ func startRendered(t *testing.T, q *quaytest.Quay, bump *pkitest.CA, objs []obje
 		func(dir string, port int) string {
 			r := local(dir)
 			conf := r.Replace(configData(t, objs, key))
-			conf = strings.Replace(conf, "access_log stdio:/dev/stdout squid", "access_log stdio:"+dir+"/logs/access.log squid", 1)
+			conf = strings.ReplaceAll(conf, "access_log stdio:/dev/stdout ", "access_log stdio:"+dir+"/logs/access.log ")
 			if edit != nil {
 				conf = edit(conf)
 			}

@@ -24,8 +24,8 @@ type Helper struct {
 	Registries    *cdnurl.Registries
 	CheckRegistry func(ctx context.Context, rawURL, authorization string) (bool, error)
 	// Learned CDN URLs name no digest: Digest asks the ICAP service which
-	// blob the registry's redirect named for that very URL. Both nil:
-	// such requests are not matched.
+	// blob the registry's redirect named for that very URL. Digest nil:
+	// such URLs are filed apart, never shared; Learned nil: not matched.
 	Learned *cdnurl.Learned
 	Digest  func(ctx context.Context, rawURL string) (hex string, ok bool, err error)
 	Timeout time.Duration // bound of one check
@@ -60,7 +60,7 @@ func (h *Helper) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 			wg.Go(func() { h.write(out, req.reply(h.decide(ctx, req.URL, check, replyVerifiedByRegistry(key)))) })
 			continue
 		}
-		if h.Learned.Match(req.URL) && h.Digest != nil {
+		if h.Learned.Match(req.URL) {
 			wg.Go(func() { h.write(out, req.reply(h.decideLearned(ctx, req.URL))) })
 			continue
 		}
@@ -75,6 +75,10 @@ func (h *Helper) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 // any CDN URL; a URL whose digest was not learned (its redirect did not
 // pass through this Squid, or was forgotten) is filed apart.
 func (h *Helper) decideLearned(ctx context.Context, rawURL string) string {
+	if h.Digest == nil { // lookups off: fetched, and filed apart like any URL not shared
+		h.Metrics.observe(resultNotLearned, 0)
+		return replyUnverified(cdnurl.UnverifiedKey(rawURL))
+	}
 	lookupCtx, cancel := context.WithTimeout(ctx, h.Timeout)
 	hex, ok, err := h.Digest(lookupCtx, rawURL)
 	cancel()

@@ -261,8 +261,8 @@ func TestHelperLearnedURLs(t *testing.T) {
 			t.Errorf("%s: %q, want %q", url, got, want)
 		}
 	}
-	h.Digest = nil
-	if got := run(t, h, download+"good 127.0.0.1/- - GET\n"); got[0] != "ERR" {
-		t.Errorf("without lookups: %q, want ERR", got)
+	h.Digest = nil // lookups off: not shared, and not stored under the URL either
+	if got := run(t, h, download+"good 127.0.0.1/- - GET\n"); got[0] != "OK store-id=squid-cache-unverified:"+download+"good unverified=1" {
+		t.Errorf("without lookups: %q, want it filed apart", got)
 	}
 }

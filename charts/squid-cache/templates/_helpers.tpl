@@ -61,7 +61,7 @@ a release made before fleet existed. */}}
 {{/* The Service of owner replica .i, whose ClusterIP stays when its pod restarts with a new address:
 Squid resolves a cache_peer's name rarely. */}}
 {{- define "squid-cache.ownerName" -}}
-{{- printf "%s-owner-%d" (include "squid-cache.fullname" .root) (int .i) | trunc 63 | trimSuffix "-" }}
+{{- printf "%s-owner-%d" (include "squid-cache.fullname" .root | trunc 50 | trimSuffix "-") (int .i) }}
 {{- end }}
 
 {{- define "squid-cache.serviceName" -}}
