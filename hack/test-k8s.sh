@@ -820,12 +820,22 @@ EOF
       kn exec $full-0 -c exporter -- squid-cache-exporter probe --exporter-url=http://127.0.0.1:9301 2>&1 |
         sed -n 's/.*squid: *first pull \([A-Z_]*\),.*/\1/p' | head -1
     }
+    # pv_rebuilt: Squid serves while it reads the rock cache_dir's index back;
+    # an entry not yet read is a miss, so the pull waits for the rebuild.
+    pv_rebuilt() {
+      for _ in $(seq 120); do
+        kn logs $full-0 -c squid 2>/dev/null | grep -q 'Finished rebuilding storage from disk' && return
+        sleep 1
+      done
+    }
     kn delete pod $full-0 --wait >/dev/null
     kn rollout status statefulset/$full --timeout 3m >/dev/null
+    pv_rebuilt
     first=$(pv_first_pull)
     [[ $first == TCP_HIT ]] && ok "after the pod was deleted the probe's first pull is $first: the blob came from the persistent rock cache_dir" ||
       fail "after the pod was deleted the first pull is ${first:-none}, want TCP_HIT"
     hn upgrade $rel $CHART "${VALUES[@]}" -f "$WORK/pv.yaml" --set-string podAnnotations.rolled=1 --wait --timeout 5m >/dev/null
+    pv_rebuilt
     first=$(pv_first_pull)
     [[ $first == TCP_HIT ]] && ok "after a helm upgrade that replaced the pod the first pull is $first ($((SECONDS - t))s in all)" ||
       fail "after helm upgrade the first pull is ${first:-none}, want TCP_HIT"
