@@ -275,15 +275,22 @@ spec:
 EOF
 }
 
-# client_wait NAME: waits for a client pod to end; prints its log, returns
-# whether it succeeded.
-client_wait() {
+# pod_end NAME: waits up to 5 minutes for a pod to end; prints its phase.
+pod_end() {
   local phase=""
-  for _ in $(seq 240); do
+  for _ in $(seq 300); do
     phase=$(kn get pod "$1" -o jsonpath='{.status.phase}' 2>/dev/null)
     [[ $phase == Succeeded || $phase == Failed ]] && break
     sleep 1
   done
+  echo "$phase"
+}
+
+# client_wait NAME: waits for a client pod to end; prints its log, returns
+# whether it succeeded.
+client_wait() {
+  local phase
+  phase=$(pod_end "$1")
   kn logs "$1" 2>&1
   kn delete pod "$1" --wait=false >/dev/null 2>&1
   [[ $phase == Succeeded ]]
@@ -937,23 +944,13 @@ $([[ $seq == seq ]] && printf '  containers:\n    - {name: done, image: "localho
 EOF
 }
 
-# skopeo_wait NAME: waits for the pod to end; prints its phase.
-skopeo_wait() {
-  local phase=""
-  for _ in $(seq 300); do
-    phase=$(kn get pod "$1" -o jsonpath='{.status.phase}' 2>/dev/null)
-    [[ $phase == Succeeded || $phase == Failed ]] && break
-    sleep 1
-  done
-  echo "$phase"
-}
 
 skopeo_users() {
   local full=$1 t=$SECONDS r images=() private=() ip codes refused exits log
   for r in "${REGISTRIES[@]}"; do images+=("$r/org/public:latest" "$r/org/private:latest"); private+=("$r/org/private:latest"); done
   for u in alice bob; do
     skopeo_pod skopeo-$u "$u:$u-pw" seq $full "${images[@]}"
-    if [[ $(skopeo_wait skopeo-$u) != Succeeded ]]; then
+    if [[ $(pod_end skopeo-$u) != Succeeded ]]; then
       fail "skopeo as $u: $(kn get pod skopeo-$u -o jsonpath='{.status.initContainerStatuses[*].state}')"
       kn logs skopeo-$u --all-containers --tail 5 >&2 || true
       return
@@ -963,7 +960,7 @@ skopeo_users() {
   skopeo_pod skopeo-mallory "mallory:mallory-pw" par $full "${private[@]}"
   refused=0
   for p in skopeo-anonymous skopeo-mallory; do
-    skopeo_wait $p >/dev/null
+    pod_end $p >/dev/null
     exits=$(kn get pod $p -o jsonpath='{range .status.containerStatuses[*]}{.state.terminated.exitCode}{" "}{end}')
     for e in $exits; do [[ $e != 0 ]] && refused=$((refused + 1)); done
   done
@@ -1023,7 +1020,7 @@ EOF
   fi
   for pass in 1 2; do
     skopeo_pod fleet-$n-$pass "" seq $full "$img"
-    [[ $(skopeo_wait fleet-$n-$pass) == Succeeded ]] || fail "fleet of $n: pull $pass failed"
+    [[ $(pod_end fleet-$n-$pass) == Succeeded ]] || fail "fleet of $n: pull $pass failed"
     fleet_logs $full "$n" "$WORK/fl$n-$pass"
   done
   # Per blob: every CDN fetch (an owner's miss or a frontend's direct fetch).
@@ -1054,7 +1051,7 @@ fleet_grow() { # REL FULL: a third owner added to two that hold the image; a thi
   fi
   kn rollout status deployment/$full-frontend --timeout=2m >/dev/null 2>&1 || true
   skopeo_pod fleet-grow "" seq $full quay.test/org/fleet:latest
-  [[ $(skopeo_wait fleet-grow) == Succeeded ]] || fail "fleet: the pull after growing failed"
+  [[ $(pod_end fleet-grow) == Succeeded ]] || fail "fleet: the pull after growing failed"
   fleet_logs $full 3 "$WORK/flgrow"
   after=$(cat "$WORK/flgrow.owners" "$WORK/flgrow.frontends" | cdn_blobs | awk '$2 == "FETCH"' | wc -l)
   FLEET_GROW="a third owner added to two: the next pull of the 31 blobs fetched $((after - before)) from the CDN (the new owner's share; CARP moves about a third)"
@@ -1065,7 +1062,7 @@ fleet_kill() { # FULL: three pulls at once, an owner deleted two seconds in
   skopeo_pod fleet-kill "" par $full quay.test/org/fleet2:latest quay.test/org/fleet2:latest quay.test/org/fleet2:latest
   sleep 2
   kn delete pod "$full-1" --wait=false >/dev/null
-  skopeo_wait fleet-kill >/dev/null
+  pod_end fleet-kill >/dev/null
   for e in $(kn get pod fleet-kill -o jsonpath='{range .status.containerStatuses[*]}{.state.terminated.exitCode}{" "}{end}'); do
     [[ $e != 0 ]] && failed=$((failed + 1))
   done
